@@ -1,0 +1,40 @@
+# adpilot: every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+BENCH_OUT ?= bench-results
+
+.PHONY: install test lint typecheck pytest demo bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+demo: install
+	$(BIN)/adpilot demo
+
+bench: install
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/adpilot bench warehouse --json $(BENCH_OUT)/warehouse.json
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(BENCH_OUT)
