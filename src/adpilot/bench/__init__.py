@@ -1,0 +1,1 @@
+"""Benchmarks behind ``adpilot bench``: each prints its figures and can write them as JSON."""

@@ -1,0 +1,110 @@
+"""Changes the agent (or a person) can make, as plain values with an idempotency key and a reason."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from adpilot.domain.ids import EntityRef, Level
+from adpilot.domain.money import Money
+from adpilot.domain.status import Status
+
+
+class ActionKind(StrEnum):
+    SET_BUDGET = "set_budget"
+    SET_BID = "set_bid"
+    PAUSE = "pause"
+    RESUME = "resume"
+    LAUNCH_AD = "launch_ad"
+
+
+def idempotency_key(*parts: object) -> str:
+    """A stable key from the parts that identify one decision (cycle, kind, target, value)."""
+    text = "\x1f".join(str(p) for p in parts)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Action:
+    target: EntityRef
+    reason: str
+    idempotency_key: str
+
+    def __post_init__(self) -> None:
+        if not self.idempotency_key:
+            raise ValueError("idempotency_key: must be a non-empty string")
+        if not self.reason.strip():
+            raise ValueError("reason: every action must say why")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetBudget(_Action):
+    """Set the daily budget of a campaign or ad set."""
+
+    kind: ActionKind = field(default=ActionKind.SET_BUDGET, init=False)
+    new_budget: Money
+
+    def __post_init__(self) -> None:
+        super(SetBudget, self).__post_init__()
+        if self.target.level not in (Level.CAMPAIGN, Level.AD_SET):
+            raise ValueError(f"target: budgets live on campaigns and ad sets, not {self.target.level}")
+        if self.new_budget.minor <= 0:
+            raise ValueError("new_budget: must be positive")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetBid(_Action):
+    """Set the bid (or cost cap) of an ad set."""
+
+    kind: ActionKind = field(default=ActionKind.SET_BID, init=False)
+    new_bid: Money
+
+    def __post_init__(self) -> None:
+        super(SetBid, self).__post_init__()
+        if self.target.level is not Level.AD_SET:
+            raise ValueError(f"target: bids live on ad sets, not {self.target.level}")
+        if self.new_bid.minor <= 0:
+            raise ValueError("new_bid: must be positive")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pause(_Action):
+    kind: ActionKind = field(default=ActionKind.PAUSE, init=False)
+
+    @property
+    def new_status(self) -> Status:
+        return Status.PAUSED
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resume(_Action):
+    kind: ActionKind = field(default=ActionKind.RESUME, init=False)
+
+    @property
+    def new_status(self) -> Status:
+        return Status.ACTIVE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LaunchAd(_Action):
+    """Create an ad in the target ad set from assets (an image or video plus copy)."""
+
+    kind: ActionKind = field(default=ActionKind.LAUNCH_AD, init=False)
+    name: str
+    asset_ids: tuple[str, ...]
+    headline: str = ""
+    body: str = ""
+    call_to_action: str = ""
+    link_url: str = ""
+    start_paused: bool = False
+
+    def __post_init__(self) -> None:
+        super(LaunchAd, self).__post_init__()
+        if self.target.level is not Level.AD_SET:
+            raise ValueError(f"target: ads launch into ad sets, not {self.target.level}")
+        if not self.asset_ids:
+            raise ValueError("asset_ids: an ad needs at least one asset")
+
+
+Action = SetBudget | SetBid | Pause | Resume | LaunchAd

@@ -1,0 +1,162 @@
+"""Money as integer minor units plus an ISO 4217 code, and the one place platform units are converted.
+
+Platforms speak three dialects of money:
+
+* Meta: budgets and bids as minor-unit strings (``"5000"`` = 50.00 USD); insight ``spend`` as a
+  major-unit decimal string (``"12.34"``).
+* X: integers in micros (1 USD = 1,000,000).
+* TikTok: major-unit floats on entities (``50.0``) and major-unit strings in reports (``"10.50"``).
+
+Every conversion below is exact or rounds half-to-even at a single documented point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+# ISO 4217 minor-unit exponents of active currencies; anything not listed has two decimals only
+# if it is listed here, otherwise it is refused (an unknown code is almost always a typo).
+_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(
+        ["AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IRR", "JMD", "KES", "KGS", "KHR", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SYP", "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "USD", "UYU", "UZS", "VES", "WST", "XCD", "YER", "ZAR", "ZMW", "ZWL"],
+        2,
+    ),
+    **dict.fromkeys(["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"], 0),
+    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
+}
+
+MICROS_PER_UNIT = 1_000_000
+
+
+class CurrencyError(ValueError):
+    """An unknown currency code, or arithmetic across two currencies."""
+
+
+def currency_exponent(code: str) -> int:
+    """Number of minor-unit digits of an ISO 4217 currency (2 for USD, 0 for JPY, 3 for KWD)."""
+    try:
+        return _EXPONENTS[code]
+    except KeyError:
+        raise CurrencyError(f"currency: unknown ISO 4217 code {code!r}") from None
+
+
+def check_currency(code: str) -> str:
+    """Return ``code`` if it is a known ISO 4217 currency, else raise naming it."""
+    currency_exponent(code)
+    return code
+
+
+def known_currencies() -> frozenset[str]:
+    """All currency codes adpilot accepts."""
+    return frozenset(_EXPONENTS)
+
+
+def _round_to_int(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Money:
+    """An exact amount: integer minor units (cents, yen, fils) of one currency."""
+
+    currency: str
+    minor: int
+
+    def __post_init__(self) -> None:
+        check_currency(self.currency)
+        if not isinstance(self.minor, int) or isinstance(self.minor, bool):
+            raise TypeError(f"minor: expected int minor units, got {type(self.minor).__name__}")
+
+    # -- construction from each platform's unit -----------------------------------------------------
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(currency, 0)
+
+    @classmethod
+    def of_minor(cls, minor: int | str, currency: str) -> Money:
+        """From minor units, as Meta sends budgets (``"5000"`` USD = 50.00)."""
+        try:
+            return cls(currency, int(minor))
+        except ValueError:
+            raise CurrencyError(f"minor: {minor!r} is not a whole number of minor units") from None
+
+    @classmethod
+    def of_major(cls, amount: str | int | float | Decimal, currency: str) -> Money:
+        """From major units (``"12.34"``), as Meta insights and TikTok send money.
+
+        Floats are read through their shortest decimal repr (``50.1`` → ``"50.1"``) so that
+        TikTok's JSON numbers convert without binary noise. Sub-minor digits round half-to-even.
+        """
+        exp = currency_exponent(currency)
+        try:
+            dec = Decimal(repr(amount)) if isinstance(amount, float) else Decimal(amount)
+        except InvalidOperation:
+            raise CurrencyError(f"amount: {amount!r} is not a decimal number") from None
+        if not dec.is_finite():
+            raise CurrencyError(f"amount: {amount!r} is not finite")
+        return cls(currency, _round_to_int(dec.scaleb(exp)))
+
+    @classmethod
+    def of_micros(cls, micros: int | str, currency: str) -> Money:
+        """From micros (X's ``*_local_micro``); sub-minor remainders round half-to-even."""
+        exp = currency_exponent(currency)
+        return cls(currency, _round_to_int(Decimal(int(micros)).scaleb(exp - 6)))
+
+    # -- views ----------------------------------------------------------------------------------------
+    @property
+    def exponent(self) -> int:
+        return currency_exponent(self.currency)
+
+    def to_major(self) -> Decimal:
+        """The exact major-unit amount (``Decimal('12.34')``)."""
+        return Decimal(self.minor).scaleb(-self.exponent)
+
+    def to_micros(self) -> int:
+        return self.minor * 10 ** (6 - self.exponent)
+
+    def __str__(self) -> str:
+        return f"{self.to_major():.{self.exponent}f} {self.currency}"
+
+    # -- arithmetic (same currency only) --------------------------------------------------------------
+    def _same(self, other: Money) -> None:
+        if not isinstance(other, Money):
+            raise TypeError(f"cannot combine Money with {type(other).__name__}")
+        if other.currency != self.currency:
+            raise CurrencyError(f"currency: cannot combine {self.currency} with {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.currency, self.minor + other.minor)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.currency, self.minor - other.minor)
+
+    def __neg__(self) -> Money:
+        return Money(self.currency, -self.minor)
+
+    def scale(self, factor: Decimal | int | str) -> Money:
+        """Multiply by an exact factor (``Decimal('1.2')`` for +20 %), rounding half-to-even."""
+        return Money(self.currency, _round_to_int(Decimal(self.minor) * Decimal(factor)))
+
+    def allocate(self, weights: list[int]) -> list[Money]:
+        """Split into parts proportional to ``weights`` that add up exactly (largest remainder)."""
+        if not weights or any(w < 0 for w in weights) or sum(weights) == 0:
+            raise ValueError("weights: need at least one positive weight and no negative ones")
+        total = sum(weights)
+        sign = -1 if self.minor < 0 else 1
+        amount = abs(self.minor)
+        shares = [amount * w // total for w in weights]
+        order = sorted(range(len(weights)), key=lambda i: (amount * weights[i]) % total, reverse=True)
+        for i in order[: amount - sum(shares)]:
+            shares[i] += 1
+        return [Money(self.currency, sign * s) for s in shares]
+
+
+def sum_money(items: list[Money], currency: str) -> Money:
+    """Sum amounts of one currency; an empty list is zero."""
+    total = Money.zero(currency)
+    for m in items:
+        total = total + m
+    return total

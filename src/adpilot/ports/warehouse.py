@@ -1,0 +1,150 @@
+"""The warehouse port: what the rest of adpilot may ask of storage, whatever the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Protocol
+
+from adpilot.domain.entities import Entity
+from adpilot.domain.events import AuditEvent, EntityChange
+from adpilot.domain.fx import FxRate
+from adpilot.domain.ids import Level, Platform
+from adpilot.domain.metrics import DailyInsight, DateWindow, InsightWindow
+from adpilot.domain.money import Money
+from adpilot.ports.insight_batch import InsightBatch
+
+
+class Grain(StrEnum):
+    """How performance rows are grouped. ``asset`` groups across platforms by content identity."""
+
+    PLATFORM = "platform"
+    ACCOUNT = "account"
+    CAMPAIGN = "campaign"
+    AD_SET = "ad_set"
+    AD = "ad"
+    ASSET = "asset"
+
+
+GRAIN_KEYS: dict[Grain, tuple[str, ...]] = {
+    Grain.PLATFORM: ("platform",),
+    Grain.ACCOUNT: ("platform", "account_id"),
+    Grain.CAMPAIGN: ("platform", "account_id", "campaign_id"),
+    Grain.AD_SET: ("platform", "account_id", "campaign_id", "ad_set_id"),
+    Grain.AD: ("platform", "account_id", "campaign_id", "ad_set_id", "ad_id"),
+    Grain.ASSET: ("asset_id",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceQuery:
+    """Which rows to read, grouped how. Empty filters mean "all"."""
+
+    window: DateWindow
+    grain: Grain = Grain.AD
+    by_day: bool = True
+    platforms: tuple[Platform, ...] = ()
+    account_ids: tuple[str, ...] = ()
+    campaign_ids: tuple[str, ...] = ()
+    ad_set_ids: tuple[str, ...] = ()
+    ad_ids: tuple[str, ...] = ()
+    asset_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceRow:
+    """Totals for one group (and day, when by day).
+
+    ``spend`` and ``conversion_value`` are in the account currency when every row in the group shares
+    one, else ``None``; the ``*_reporting`` amounts are always there, converted per day.
+    """
+
+    key: dict[str, str | None]
+    day: date | None
+    impressions: int
+    clicks: int
+    conversions: Decimal
+    spend: Money | None
+    conversion_value: Money | None
+    spend_reporting: Money
+    conversion_value_reporting: Money
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    inserted: int = 0
+    updated: int = 0
+    changes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Bookmark:
+    """Where a sync stream got to, per (platform, account, stream). ``state`` is JSON-serializable."""
+
+    platform: Platform
+    account_id: str
+    stream: str
+    state: dict[str, Any]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WarehouseStats:
+    engine: str
+    location: str
+    schema_version: int
+    tables: dict[str, int] = field(default_factory=dict)
+    insight_days: tuple[date, date] | None = None
+
+
+class Warehouse(Protocol):
+    """Storage for entities, insights, bookmarks, audit and FX. Every write is all-or-nothing."""
+
+    engine: str
+
+    def migrate(self) -> int:
+        """Apply pending migrations; return the schema version."""
+        ...
+
+    def schema_version(self) -> int: ...
+
+    def upsert_entities(self, entities: Sequence[Entity], *, source: str, at: datetime) -> UpsertResult:
+        """Insert or update entities, recording budget/bid/status changes in the history."""
+        ...
+
+    def replace_insights(self, batch: InsightBatch) -> int:
+        """Atomically replace every insight of ``batch.window`` with the batch's rows."""
+        ...
+
+    def read_insights(self, window: InsightWindow) -> list[DailyInsight]: ...
+
+    def read_performance(
+        self, query: PerformanceQuery, *, reporting_currency: str
+    ) -> list[PerformanceRow]: ...
+
+    def entity_history(self, platform: Platform, level: Level, entity_id: str) -> list[EntityChange]: ...
+
+    def get_entities(self, level: Level, platform: Platform | None = None) -> list[Entity]: ...
+
+    def get_bookmark(self, platform: Platform, account_id: str, stream: str) -> Bookmark | None: ...
+
+    def set_bookmark(self, bookmark: Bookmark) -> None: ...
+
+    def append_audit(self, events: Iterable[AuditEvent]) -> int: ...
+
+    def read_audit(self, *, limit: int = 100, kind: str | None = None) -> list[AuditEvent]: ...
+
+    def put_fx_rates(self, rates: Iterable[FxRate]) -> int: ...
+
+    def fx_rates(self) -> list[FxRate]: ...
+
+    def clear_synced_data(self) -> None:
+        """Empty entities, insights and history (bookmarks, audit and FX stay): the start of a rebuild."""
+        ...
+
+    def stats(self) -> WarehouseStats: ...
+
+    def close(self) -> None: ...

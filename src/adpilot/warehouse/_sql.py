@@ -1,0 +1,435 @@
+"""The warehouse logic both engines share; each engine supplies transactions and bulk Arrow paths.
+
+SQL here is written once with ``?`` placeholders; PostgreSQL's engine rewrites them. Timestamps are
+stored as UTC (DuckDB ``TIMESTAMP``, PostgreSQL ``TIMESTAMPTZ`` with the session in UTC).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+import orjson
+import pyarrow as pa
+
+from adpilot.domain.entities import Entity
+from adpilot.domain.events import AuditEvent, EntityChange
+from adpilot.domain.fx import FxRate, FxTable
+from adpilot.domain.ids import Level, Platform
+from adpilot.domain.metrics import DailyInsight, InsightWindow
+from adpilot.domain.money import Money
+from adpilot.errors import InvalidRows, MigrationError
+from adpilot.ports.insight_batch import INSIGHT_COLUMNS, InsightBatch
+from adpilot.ports.warehouse import (
+    GRAIN_KEYS,
+    Bookmark,
+    Grain,
+    PerformanceQuery,
+    PerformanceRow,
+    UpsertResult,
+    WarehouseStats,
+)
+from adpilot.warehouse.migrations import MIGRATIONS, Migration
+from adpilot.warehouse.schema import ALL_TABLES, SYNCED_TABLES, TABLE_FOR_LEVEL, TABLE_FOR_TYPE, EntityTable
+
+Row = tuple[Any, ...]
+
+
+class Tx(Protocol):
+    """One open transaction of an engine."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+    def stage(self, name: str, table: pa.Table) -> None:
+        """Make ``table`` readable as ``name`` until the transaction ends."""
+        ...
+
+    def append(self, target: str, table: pa.Table) -> None:
+        """Bulk-append ``table``'s columns (by name) to ``target``."""
+        ...
+
+
+def utc_naive(at: datetime) -> datetime:
+    """A UTC wall-clock value for a ``TIMESTAMP`` column; refuses naive input."""
+    if at.tzinfo is None:
+        raise ValueError("at: must be timezone-aware")
+    return at.astimezone(UTC).replace(tzinfo=None)
+
+
+def as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _in(column: str, values: Sequence[Any], params: list[Any]) -> str:
+    params.extend(values)
+    return f"{column} IN ({', '.join('?' * len(values))})"
+
+
+class SqlWarehouse(abc.ABC):
+    """Everything but connections: migrations, upserts with history, window replacement, reads."""
+
+    engine: str
+    timestamp_type: str
+    insights_key: str
+
+    @abc.abstractmethod
+    def _transaction(self) -> AbstractContextManager[Tx]: ...
+
+    @property
+    @abc.abstractmethod
+    def location(self) -> str: ...
+
+    def _prepare_migrations(self, tx: Tx) -> None:
+        """Engine hook run in the migration transaction (schema creation, locks)."""
+
+    # -- migrations ------------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        with self._transaction() as tx:
+            return self._version(tx)
+
+    def _version(self, tx: Tx) -> int:
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+            f"name VARCHAR NOT NULL, applied_at {self.timestamp_type} NOT NULL)"
+        )
+        (row,) = tx.query("SELECT coalesce(max(version), 0) FROM schema_migrations")
+        return int(row[0])
+
+    def migrate(self, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+        """Apply each pending migration in its own transaction; a failure rolls that one back whole."""
+        version = 0
+        for m in sorted(migrations, key=lambda m: m.version):
+            try:
+                with self._transaction() as tx:
+                    self._prepare_migrations(tx)
+                    version = self._version(tx)
+                    if m.version <= version:
+                        continue
+                    for statement in m.statements:
+                        tx.execute(
+                            statement.replace("{ts}", self.timestamp_type).replace(
+                                "{insights_key}", self.insights_key
+                            )
+                        )
+                    tx.execute(
+                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                        (m.version, m.name, utc_naive(datetime.now(UTC))),
+                    )
+                    version = m.version
+            except MigrationError:
+                raise
+            except Exception as exc:
+                raise MigrationError(
+                    f"migration {m.version} ({m.name}) failed and was rolled back: {exc}"
+                ) from exc
+        if not migrations:
+            return self.schema_version()
+        return max(version, self.schema_version())
+
+    # -- entities --------------------------------------------------------------------------------------
+    def upsert_entities(self, entities: Sequence[Entity], *, source: str, at: datetime) -> UpsertResult:
+        groups: dict[EntityTable, dict[tuple[Any, ...], Entity]] = defaultdict(dict)
+        for e in entities:
+            spec = TABLE_FOR_TYPE.get(type(e))
+            if spec is None:
+                raise InvalidRows(f"entity: cannot store {type(e).__name__}")
+            row = spec.to_row(e)
+            key = tuple(row[spec.names.index(k)] for k in spec.key)
+            groups[spec][key] = e  # the last version of an entity in one call wins
+        inserted = updated = changes = 0
+        when = utc_naive(at)
+        with self._transaction() as tx:
+            for spec, by_key in groups.items():
+                stg = f"stg_{spec.table}"
+                tx.stage(stg, spec.arrow(list(by_key.values())))
+                join = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
+                id_col = f"t.{spec.id_column}"
+                differs = " OR ".join(
+                    f"t.{c} IS DISTINCT FROM s.{c}" for c in spec.names if c not in spec.key
+                )
+                change_of = {
+                    f: f"({id_col} IS NULL AND s.{f} IS NOT NULL) OR ({id_col} IS NOT NULL AND t.{f} IS DISTINCT FROM s.{f})"
+                    for f in spec.tracked
+                }
+                counted = "".join(f", count(*) FILTER (WHERE {cond})" for cond in change_of.values())
+                (counts,) = tx.query(
+                    f"SELECT count(*) FILTER (WHERE {id_col} IS NULL), "
+                    f"count(*) FILTER (WHERE {id_col} IS NOT NULL AND ({differs})){counted} "
+                    f"FROM {stg} s LEFT JOIN {spec.table} t ON {join}"
+                )
+                inserted += int(counts[0])
+                updated += int(counts[1])
+                changes += sum(int(c) for c in counts[2:])
+                for field, cond in change_of.items():
+                    if spec.level is None:
+                        break
+                    tx.execute(
+                        "INSERT INTO entity_changes (platform, level, entity_id, account_id, field, "
+                        "old_value, new_value, changed_at, source) "
+                        f"SELECT s.platform, ?, s.{spec.id_column}, s.account_id, ?, "
+                        f"CAST(t.{field} AS VARCHAR), CAST(s.{field} AS VARCHAR), ?, ? "
+                        f"FROM {stg} s LEFT JOIN {spec.table} t ON {join} WHERE {cond}",
+                        (str(spec.level), field, when, source),
+                    )
+                cols = ", ".join(spec.names)
+                sets = ", ".join(
+                    f"{c} = excluded.{c}" for c in (*spec.names, "updated_at") if c not in spec.key
+                )
+                tx.execute(
+                    f"INSERT INTO {spec.table} ({cols}, updated_at) SELECT {cols}, ? FROM {stg} "
+                    f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {sets}",
+                    (when,),
+                )
+        return UpsertResult(inserted, updated, changes)
+
+    def get_entities(self, level: Level, platform: Platform | None = None) -> list[Entity]:
+        spec = TABLE_FOR_LEVEL[level]
+        params: list[Any] = []
+        where = ""
+        if platform is not None:
+            where = " WHERE platform = ?"
+            params.append(str(platform))
+        with self._transaction() as tx:
+            rows = tx.query(
+                f"SELECT {', '.join(spec.names)} FROM {spec.table}{where} ORDER BY {', '.join(spec.key)}",
+                params,
+            )
+        return [spec.from_row(dict(zip(spec.names, r, strict=True))) for r in rows]
+
+    def entity_history(self, platform: Platform, level: Level, entity_id: str) -> list[EntityChange]:
+        with self._transaction() as tx:
+            rows = tx.query(
+                "SELECT platform, level, entity_id, field, old_value, new_value, changed_at, source "
+                "FROM entity_changes WHERE platform = ? AND level = ? AND entity_id = ? "
+                "ORDER BY changed_at, id",
+                (str(platform), str(level), entity_id),
+            )
+        return [EntityChange(r[0], r[1], r[2], r[3], r[4], r[5], as_utc(r[6]), r[7]) for r in rows]
+
+    # -- insights --------------------------------------------------------------------------------------
+    def replace_insights(self, batch: InsightBatch) -> int:
+        w = batch.window
+        with self._transaction() as tx:
+            tx.execute(
+                "DELETE FROM insights WHERE platform = ? AND account_id = ? AND day BETWEEN ? AND ?",
+                (str(w.platform), w.account_id, w.window.start, w.window.end),
+            )
+            if len(batch):
+                tx.append("insights", batch.table)
+        return len(batch)
+
+    def read_insights(self, window: InsightWindow) -> list[DailyInsight]:
+        with self._transaction() as tx:
+            rows = tx.query(
+                f"SELECT {', '.join(INSIGHT_COLUMNS)} FROM insights "
+                "WHERE platform = ? AND account_id = ? AND day BETWEEN ? AND ? ORDER BY day, ad_id",
+                (str(window.platform), window.account_id, window.window.start, window.window.end),
+            )
+        return [
+            DailyInsight(
+                Platform(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]), Money(r[9], int(r[8])),
+                Decimal(r[10]).normalize() if r[10] else Decimal(0), Money(r[9], int(r[11])), r[12],
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    def read_performance(self, query: PerformanceQuery, *, reporting_currency: str) -> list[PerformanceRow]:
+        keys = GRAIN_KEYS[query.grain]
+        needs_asset = query.grain is Grain.ASSET or bool(query.asset_ids)
+        select_keys = [("c.asset_id" if k == "asset_id" else f"i.{k}") for k in keys]
+        params: list[Any] = [query.window.start, query.window.end]
+        where = ["i.day BETWEEN ? AND ?"]
+        for column, values in (
+            ("i.platform", [str(p) for p in query.platforms]),
+            ("i.account_id", list(query.account_ids)),
+            ("i.campaign_id", list(query.campaign_ids)),
+            ("i.ad_set_id", list(query.ad_set_ids)),
+            ("i.ad_id", list(query.ad_ids)),
+            ("c.asset_id", list(query.asset_ids)),
+        ):
+            if values:
+                where.append(_in(column, values, params))
+        joins = (
+            " LEFT JOIN ads a ON a.platform = i.platform AND a.ad_id = i.ad_id"
+            " LEFT JOIN creatives c ON c.platform = a.platform AND c.creative_id = a.creative_id"
+            if needs_asset
+            else ""
+        )
+        group = ", ".join([*select_keys, "i.day", "i.currency"])
+        sql = (
+            f"SELECT {group}, sum(i.impressions), sum(i.clicks), sum(i.spend_minor), sum(i.conversions), "
+            f"sum(i.conversion_value_minor) FROM insights i{joins} WHERE {' AND '.join(where)} "
+            f"GROUP BY {group} ORDER BY {group}"
+        )
+        with self._transaction() as tx:
+            rows = tx.query(sql, params)
+            fx = FxTable.build(reporting_currency, self._fx_rates(tx)) if rows else None
+        return _fold_performance(rows, keys, query.by_day, fx, reporting_currency)
+
+    # -- bookmarks, audit, fx ----------------------------------------------------------------------------
+    def get_bookmark(self, platform: Platform, account_id: str, stream: str) -> Bookmark | None:
+        with self._transaction() as tx:
+            rows = tx.query(
+                "SELECT state, updated_at FROM sync_state WHERE platform = ? AND account_id = ? AND stream = ?",
+                (str(platform), account_id, stream),
+            )
+        if not rows:
+            return None
+        return Bookmark(platform, account_id, stream, orjson.loads(rows[0][0]), as_utc(rows[0][1]))
+
+    def set_bookmark(self, bookmark: Bookmark) -> None:
+        with self._transaction() as tx:
+            tx.execute(
+                "INSERT INTO sync_state (platform, account_id, stream, state, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (platform, account_id, stream) DO UPDATE SET state = excluded.state, "
+                "updated_at = excluded.updated_at",
+                (
+                    str(bookmark.platform),
+                    bookmark.account_id,
+                    bookmark.stream,
+                    orjson.dumps(bookmark.state, option=orjson.OPT_SORT_KEYS).decode(),
+                    utc_naive(bookmark.updated_at),
+                ),
+            )
+
+    def append_audit(self, events: Iterable[AuditEvent]) -> int:
+        evs = list(events)
+        if not evs:
+            return 0
+        table = pa.table(
+            {
+                "occurred_at": pa.array([utc_naive(e.at) for e in evs], pa.timestamp("us")),
+                "actor": [e.actor for e in evs],
+                "kind": [e.kind for e in evs],
+                "subject": [e.subject for e in evs],
+                "details": [orjson.dumps(dict(e.details), option=orjson.OPT_SORT_KEYS).decode() for e in evs],
+            }
+        )
+        with self._transaction() as tx:
+            tx.append("audit_log", table)
+        return len(evs)
+
+    def read_audit(self, *, limit: int = 100, kind: str | None = None) -> list[AuditEvent]:
+        params: list[Any] = []
+        where = ""
+        if kind is not None:
+            where = " WHERE kind = ?"
+            params.append(kind)
+        params.append(limit)
+        with self._transaction() as tx:
+            rows = tx.query(
+                f"SELECT occurred_at, actor, kind, subject, details FROM audit_log{where} ORDER BY id DESC LIMIT ?",
+                params,
+            )
+        return [AuditEvent(as_utc(r[0]), r[1], r[2], r[3], orjson.loads(r[4])) for r in rows]
+
+    def put_fx_rates(self, rates: Iterable[FxRate]) -> int:
+        latest = {(r.day, r.base, r.quote): r for r in rates}
+        if not latest:
+            return 0
+        rs = list(latest.values())
+        table = pa.table(
+            {
+                "day": pa.array([r.day for r in rs], pa.date32()),
+                "base": [r.base for r in rs],
+                "quote": [r.quote for r in rs],
+                "rate": pa.array([r.rate for r in rs], pa.decimal128(28, 12)),
+            }
+        )
+        with self._transaction() as tx:
+            tx.stage("stg_fx", table)
+            tx.execute(
+                "INSERT INTO fx_rates (day, base, quote, rate) SELECT day, base, quote, rate FROM stg_fx "
+                "ON CONFLICT (day, base, quote) DO UPDATE SET rate = excluded.rate"
+            )
+        return len(rs)
+
+    def fx_rates(self) -> list[FxRate]:
+        with self._transaction() as tx:
+            return self._fx_rates(tx)
+
+    @staticmethod
+    def _fx_rates(tx: Tx) -> list[FxRate]:
+        rows = tx.query("SELECT day, base, quote, rate FROM fx_rates ORDER BY day, base, quote")
+        return [FxRate(r[0], r[1], r[2], Decimal(r[3]).normalize()) for r in rows]
+
+    # -- maintenance -----------------------------------------------------------------------------------
+    def clear_synced_data(self) -> None:
+        with self._transaction() as tx:
+            for table in SYNCED_TABLES:
+                tx.execute(f"DELETE FROM {table}")
+
+    def stats(self) -> WarehouseStats:
+        with self._transaction() as tx:
+            version = self._version(tx)
+            counts: dict[str, int] = {}
+            days = None
+            if version:
+                for table in ALL_TABLES:
+                    counts[table] = int(tx.query(f"SELECT count(*) FROM {table}")[0][0])
+                lo, hi = tx.query("SELECT min(day), max(day) FROM insights")[0]
+                days = (lo, hi) if lo is not None else None
+        return WarehouseStats(self.engine, self.location, version, counts, days)
+
+
+def _fold_performance(
+    rows: list[Row], keys: tuple[str, ...], by_day: bool, fx: FxTable | None, reporting: str
+) -> list[PerformanceRow]:
+    """Convert each (group, day, currency) total to the reporting currency and fold currencies together."""
+
+    class Acc:
+        __slots__ = (
+            "clicks",
+            "conv",
+            "currencies",
+            "impressions",
+            "spend",
+            "spend_rep",
+            "value",
+            "value_rep",
+        )
+
+        def __init__(self) -> None:
+            self.impressions = self.clicks = self.spend = self.value = self.spend_rep = self.value_rep = 0
+            self.conv = Decimal(0)
+            self.currencies: set[str] = set()
+
+    groups: dict[tuple[Any, ...], Acc] = {}
+    n = len(keys)
+    for r in rows:
+        key_values, day, currency = r[:n], r[n], r[n + 1]
+        impressions, clicks, spend, conv, value = r[n + 2 :]
+        acc = groups.setdefault((*key_values, day if by_day else None), Acc())
+        acc.impressions += int(impressions)
+        acc.clicks += int(clicks)
+        acc.spend += int(spend)
+        acc.value += int(value)
+        acc.conv += Decimal(conv)
+        acc.currencies.add(currency)
+        assert fx is not None
+        acc.spend_rep += fx.convert(Money(currency, int(spend)), day).minor
+        acc.value_rep += fx.convert(Money(currency, int(value)), day).minor
+    out = []
+    for gk, acc in groups.items():
+        (only,) = acc.currencies if len(acc.currencies) == 1 else (None,)
+        out.append(
+            PerformanceRow(
+                key=dict(zip(keys, gk[:n], strict=True)),
+                day=gk[n],
+                impressions=acc.impressions,
+                clicks=acc.clicks,
+                conversions=acc.conv.normalize() if acc.conv else Decimal(0),
+                spend=Money(only, acc.spend) if only else None,
+                conversion_value=Money(only, acc.value) if only else None,
+                spend_reporting=Money(reporting, acc.spend_rep),
+                conversion_value_reporting=Money(reporting, acc.value_rep),
+            )
+        )
+    return out

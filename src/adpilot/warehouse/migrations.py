@@ -1,0 +1,88 @@
+"""Versioned schema migrations, written once for both engines.
+
+``{ts}`` becomes each engine's UTC timestamp type. ``{insights_key}`` is the primary key of
+``insights`` on PostgreSQL and nothing on DuckDB: there an ART index makes a window replacement
+15x slower, and uniqueness of (platform, account, day, ad) already holds by construction, since
+every write is a validated window replacement (no duplicate pairs, every row inside the window,
+the window deleted first in the same transaction). A migration runs inside one transaction together
+with its row in ``schema_migrations``: it applies whole or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+_ENTITY_COMMON = "platform VARCHAR NOT NULL, account_id VARCHAR NOT NULL"
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "entities, insights, history, bookmarks, audit, fx",
+        (
+            f"""CREATE TABLE accounts (
+                {_ENTITY_COMMON}, name VARCHAR NOT NULL, currency VARCHAR(3) NOT NULL,
+                timezone VARCHAR NOT NULL, status VARCHAR NOT NULL, platform_status VARCHAR NOT NULL,
+                updated_at {{ts}} NOT NULL, PRIMARY KEY (platform, account_id))""",
+            f"""CREATE TABLE campaigns (
+                {_ENTITY_COMMON}, campaign_id VARCHAR NOT NULL, name VARCHAR NOT NULL,
+                status VARCHAR NOT NULL, platform_status VARCHAR NOT NULL, currency VARCHAR(3) NOT NULL,
+                objective VARCHAR NOT NULL, daily_budget_minor BIGINT,
+                updated_at {{ts}} NOT NULL, PRIMARY KEY (platform, campaign_id))""",
+            f"""CREATE TABLE ad_sets (
+                {_ENTITY_COMMON}, campaign_id VARCHAR NOT NULL, ad_set_id VARCHAR NOT NULL,
+                name VARCHAR NOT NULL, status VARCHAR NOT NULL, platform_status VARCHAR NOT NULL,
+                currency VARCHAR(3) NOT NULL, daily_budget_minor BIGINT, bid_minor BIGINT,
+                optimization_goal VARCHAR NOT NULL,
+                updated_at {{ts}} NOT NULL, PRIMARY KEY (platform, ad_set_id))""",
+            f"""CREATE TABLE ads (
+                {_ENTITY_COMMON}, campaign_id VARCHAR NOT NULL, ad_set_id VARCHAR NOT NULL,
+                ad_id VARCHAR NOT NULL, name VARCHAR NOT NULL, status VARCHAR NOT NULL,
+                platform_status VARCHAR NOT NULL, creative_id VARCHAR,
+                updated_at {{ts}} NOT NULL, PRIMARY KEY (platform, ad_id))""",
+            f"""CREATE TABLE creatives (
+                {_ENTITY_COMMON}, creative_id VARCHAR NOT NULL, name VARCHAR NOT NULL, asset_id VARCHAR,
+                headline VARCHAR NOT NULL, body VARCHAR NOT NULL, call_to_action VARCHAR NOT NULL,
+                link_url VARCHAR NOT NULL,
+                updated_at {{ts}} NOT NULL, PRIMARY KEY (platform, creative_id))""",
+            """CREATE TABLE assets (
+                asset_id VARCHAR NOT NULL PRIMARY KEY, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
+                text VARCHAR, width INTEGER, height INTEGER, duration_ms BIGINT,
+                updated_at {ts} NOT NULL)""",
+            "CREATE SEQUENCE entity_changes_id START 1",
+            """CREATE TABLE entity_changes (
+                id BIGINT NOT NULL DEFAULT nextval('entity_changes_id') PRIMARY KEY, platform VARCHAR NOT NULL, level VARCHAR NOT NULL, entity_id VARCHAR NOT NULL,
+                account_id VARCHAR NOT NULL, field VARCHAR NOT NULL, old_value VARCHAR, new_value VARCHAR,
+                changed_at {ts} NOT NULL, source VARCHAR NOT NULL)""",
+            "CREATE INDEX entity_changes_entity ON entity_changes (platform, level, entity_id)",
+            """CREATE TABLE insights (
+                platform VARCHAR NOT NULL, account_id VARCHAR NOT NULL, campaign_id VARCHAR NOT NULL,
+                ad_set_id VARCHAR NOT NULL, ad_id VARCHAR NOT NULL, day DATE NOT NULL,
+                impressions BIGINT NOT NULL, clicks BIGINT NOT NULL, spend_minor BIGINT NOT NULL,
+                currency VARCHAR(3) NOT NULL, conversions DECIMAL(18, 6) NOT NULL,
+                conversion_value_minor BIGINT NOT NULL, attribution_setting VARCHAR NOT NULL
+                {insights_key})""",
+            """CREATE TABLE sync_state (
+                platform VARCHAR NOT NULL, account_id VARCHAR NOT NULL, stream VARCHAR NOT NULL,
+                state VARCHAR NOT NULL, updated_at {ts} NOT NULL,
+                PRIMARY KEY (platform, account_id, stream))""",
+            "CREATE SEQUENCE audit_log_id START 1",
+            """CREATE TABLE audit_log (
+                id BIGINT NOT NULL DEFAULT nextval('audit_log_id') PRIMARY KEY, occurred_at {ts} NOT NULL,
+                actor VARCHAR NOT NULL, kind VARCHAR NOT NULL, subject VARCHAR NOT NULL,
+                details VARCHAR NOT NULL)""",
+            """CREATE TABLE fx_rates (
+                day DATE NOT NULL, base VARCHAR(3) NOT NULL, quote VARCHAR(3) NOT NULL,
+                rate DECIMAL(28, 12) NOT NULL, PRIMARY KEY (day, base, quote))""",
+        ),
+    ),
+)
+
+LATEST_VERSION = max(m.version for m in MIGRATIONS)
