@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     )
     warehouse_url: str | None = Field(
         default=None,
-        description="duckdb:///path/file.duckdb or postgresql://user:pass@host:port/db; default: DuckDB in data_dir.",
+        description="duckdb:///path/file.duckdb or postgresql://user:pass@host:port/db.",
     )
     warehouse_schema: str = Field(default="adpilot", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     warehouse_pool_size: int = Field(default=4, ge=1, le=64)

@@ -24,7 +24,7 @@ from adpilot.warehouse._sql import SqlWarehouse
 
 START = date(2026, 1, 1)
 ACCOUNT = "act_bench"
-GOALS = {
+GOALS: dict[str, dict[str, float]] = {
     "duckdb": {"load_rows_per_s": 500_000, "replace_seconds": 2.0, "peak_rss_mb": 1024},
     "postgres": {"load_rows_per_s": 100_000, "peak_rss_mb": 1024},
 }

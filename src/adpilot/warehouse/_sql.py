@@ -86,8 +86,12 @@ class SqlWarehouse(abc.ABC):
     @abc.abstractmethod
     def location(self) -> str: ...
 
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
     def _prepare_migrations(self, tx: Tx) -> None:
         """Engine hook run in the migration transaction (schema creation, locks)."""
+        return None
 
     # -- migrations ------------------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -155,7 +159,8 @@ class SqlWarehouse(abc.ABC):
                     f"t.{c} IS DISTINCT FROM s.{c}" for c in spec.names if c not in spec.key
                 )
                 change_of = {
-                    f: f"({id_col} IS NULL AND s.{f} IS NOT NULL) OR ({id_col} IS NOT NULL AND t.{f} IS DISTINCT FROM s.{f})"
+                    f: f"({id_col} IS NULL AND s.{f} IS NOT NULL) "
+                    f"OR ({id_col} IS NOT NULL AND t.{f} IS DISTINCT FROM s.{f})"
                     for f in spec.tracked
                 }
                 counted = "".join(f", count(*) FILTER (WHERE {cond})" for cond in change_of.values())
@@ -277,7 +282,8 @@ class SqlWarehouse(abc.ABC):
     def get_bookmark(self, platform: Platform, account_id: str, stream: str) -> Bookmark | None:
         with self._transaction() as tx:
             rows = tx.query(
-                "SELECT state, updated_at FROM sync_state WHERE platform = ? AND account_id = ? AND stream = ?",
+                "SELECT state, updated_at FROM sync_state "
+                "WHERE platform = ? AND account_id = ? AND stream = ?",
                 (str(platform), account_id, stream),
             )
         if not rows:
@@ -287,7 +293,8 @@ class SqlWarehouse(abc.ABC):
     def set_bookmark(self, bookmark: Bookmark) -> None:
         with self._transaction() as tx:
             tx.execute(
-                "INSERT INTO sync_state (platform, account_id, stream, state, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "INSERT INTO sync_state (platform, account_id, stream, state, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (platform, account_id, stream) DO UPDATE SET state = excluded.state, "
                 "updated_at = excluded.updated_at",
                 (
@@ -325,7 +332,8 @@ class SqlWarehouse(abc.ABC):
         params.append(limit)
         with self._transaction() as tx:
             rows = tx.query(
-                f"SELECT occurred_at, actor, kind, subject, details FROM audit_log{where} ORDER BY id DESC LIMIT ?",
+                f"SELECT occurred_at, actor, kind, subject, details FROM audit_log{where} "
+                "ORDER BY id DESC LIMIT ?",
                 params,
             )
         return [AuditEvent(as_utc(r[0]), r[1], r[2], r[3], orjson.loads(r[4])) for r in rows]

@@ -58,7 +58,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                 updated_at {ts} NOT NULL)""",
             "CREATE SEQUENCE entity_changes_id START 1",
             """CREATE TABLE entity_changes (
-                id BIGINT NOT NULL DEFAULT nextval('entity_changes_id') PRIMARY KEY, platform VARCHAR NOT NULL, level VARCHAR NOT NULL, entity_id VARCHAR NOT NULL,
+                id BIGINT NOT NULL DEFAULT nextval('entity_changes_id') PRIMARY KEY,
+                platform VARCHAR NOT NULL, level VARCHAR NOT NULL, entity_id VARCHAR NOT NULL,
                 account_id VARCHAR NOT NULL, field VARCHAR NOT NULL, old_value VARCHAR, new_value VARCHAR,
                 changed_at {ts} NOT NULL, source VARCHAR NOT NULL)""",
             "CREATE INDEX entity_changes_entity ON entity_changes (platform, level, entity_id)",

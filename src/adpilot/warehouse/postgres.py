@@ -62,14 +62,14 @@ class _PgTx:
         self._conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._conn.execute(_pg(sql), list(params))  # type: ignore[arg-type]
+        self._conn.execute(_pg(sql), list(params))
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return self._conn.execute(_pg(sql), list(params)).fetchall()  # type: ignore[arg-type]
+        return self._conn.execute(_pg(sql), list(params)).fetchall()
 
     def stage(self, name: str, table: pa.Table) -> None:
         cols = pgsql.SQL(", ").join(
-            pgsql.SQL("{} {}").format(pgsql.Identifier(f.name), pgsql.SQL(_pg_type(f.type)))  # type: ignore[arg-type]
+            pgsql.SQL("{} {}").format(pgsql.Identifier(f.name), pgsql.SQL(_pg_type(f.type)))
             for f in table.schema
         )
         self._conn.execute(

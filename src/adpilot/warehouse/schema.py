@@ -62,7 +62,8 @@ ACCOUNTS = EntityTable(
     (("platform", S), ("account_id", S), ("name", S), ("currency", S), ("timezone", S),
      ("status", S), ("platform_status", S)),
     ("status", "platform_status"),
-    lambda e: (str(e.platform), e.account_id, e.name, e.currency, e.timezone, str(e.status), e.platform_status),
+    lambda e: (str(e.platform), e.account_id, e.name, e.currency, e.timezone, str(e.status),
+               e.platform_status),
     lambda r: AdAccount(Platform(r["platform"]), r["account_id"], r["name"], r["currency"], r["timezone"],
                         Status(r["status"]), r["platform_status"]),
 )  # fmt: skip
