@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     lake_enabled: bool = True
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        return v.expanduser().absolute()
+
     @field_validator("reporting_currency")
     @classmethod
     def _currency(cls, v: str) -> str:
@@ -90,7 +95,7 @@ class Settings(BaseSettings):
     # -- derived values ----------------------------------------------------------------------------------
     @property
     def effective_warehouse_url(self) -> str:
-        return self.warehouse_url or f"duckdb:///{self.data_dir / 'warehouse.duckdb'}"
+        return self.warehouse_url or f"duckdb://{self.data_dir / 'warehouse.duckdb'}"
 
     @property
     def lake_dir(self) -> Path:
@@ -132,5 +137,5 @@ def load_settings(**overrides: Any) -> Settings:
         problems = []
         for err in exc.errors():
             key = ENV_PREFIX + "__".join(str(p) for p in err["loc"]).upper()
-            problems.append(f"{key}: {err['msg']}")
+            problems.append(f"{key}: {err['msg'].removeprefix('Value error, ')}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

@@ -106,7 +106,12 @@ class PostgresWarehouse(SqlWarehouse):
             with psycopg.connect(url, connect_timeout=connect_timeout) as probe:
                 probe.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(schema)))
         except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            reason = (
+                " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+            )
+            password = conninfo_to_dict(url).get("password")
+            if password:
+                reason = reason.replace(str(password), "***")
             raise WarehouseUnavailable(f"cannot connect to PostgreSQL at {target}: {reason}") from None
         self._pool = ConnectionPool(
             url,

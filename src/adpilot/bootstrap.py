@@ -1,0 +1,43 @@
+"""The composition root: the only place that picks concrete engines and adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from adpilot.config import Settings
+from adpilot.lake import Lake
+from adpilot.ports.lake import PageMapper
+from adpilot.services import MapperKey
+from adpilot.warehouse._sql import SqlWarehouse
+from adpilot.warehouse.factory import open_warehouse
+
+
+@dataclass
+class Container:
+    """What entry points need, built lazily from settings so ``--help`` touches nothing."""
+
+    settings: Settings
+    _warehouse: SqlWarehouse | None = field(default=None, init=False, repr=False)
+
+    @property
+    def warehouse(self) -> SqlWarehouse:
+        if self._warehouse is None:
+            self._warehouse = open_warehouse(self.settings)
+        return self._warehouse
+
+    @property
+    def lake(self) -> Lake:
+        return Lake(self.settings.lake_dir)
+
+    def page_mappers(self) -> dict[MapperKey, PageMapper]:
+        """Raw-page mappers per (platform, stream); the platform adapters register theirs here."""
+        return {}
+
+    def close(self) -> None:
+        if self._warehouse is not None:
+            self._warehouse.close()
+            self._warehouse = None
+
+
+def build_container(settings: Settings) -> Container:
+    return Container(settings)

@@ -1,0 +1,198 @@
+"""The ``adpilot`` command line. Thin: parse, call a service, render with rich."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from adpilot.bootstrap import Container, build_container
+from adpilot.config import load_settings
+from adpilot.errors import AdpilotError
+from adpilot.services import init_workspace, rebuild_warehouse
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Paid social on Meta, X and TikTok.")
+config_app = typer.Typer(no_args_is_help=True, help="Inspect configuration.")
+warehouse_app = typer.Typer(no_args_is_help=True, help="Manage the warehouse.")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: print figures, --json writes them.")
+app.add_typer(config_app, name="config")
+app.add_typer(warehouse_app, name="warehouse")
+app.add_typer(bench_app, name="bench")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _container(ctx: typer.Context) -> Container:
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = build_container(load_settings())
+        root.call_on_close(root.obj.close)
+    container: Container = root.obj
+    return container
+
+
+def _kv_table(title: str, rows: dict[str, Any]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold cyan")
+    table.add_column()
+    for k, v in rows.items():
+        table.add_row(k, "" if v is None else str(v))
+    return table
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create the data dir, the warehouse and the encryption key file (0600)."""
+    c = _container(ctx)
+    report = init_workspace(c.settings, c.warehouse, c.warehouse.location)
+    out.print(
+        _kv_table(
+            "adpilot initialized",
+            {
+                "data dir": report.data_dir,
+                "warehouse": report.warehouse,
+                "schema version": report.schema_version,
+                "encryption key": report.key_file + (" (created)" if report.key_created else " (kept)"),
+            },
+        )
+    )
+
+
+@config_app.command("show")
+def config_show(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Print the effective configuration, secrets masked."""
+    view = _container(ctx).settings.public_view()
+    if as_json:
+        out.print_json(orjson.dumps(view).decode())
+    else:
+        out.print(_kv_table("effective configuration", view))
+
+
+@warehouse_app.command("migrate")
+def warehouse_migrate(ctx: typer.Context) -> None:
+    """Apply pending schema migrations (each in one transaction)."""
+    wh = _container(ctx).warehouse  # opening migrates
+    out.print(f"warehouse {wh.location}: schema version {wh.schema_version()}")
+
+
+@warehouse_app.command("stats")
+def warehouse_stats(ctx: typer.Context) -> None:
+    """Rows per table, schema version, insight days and the lake's size."""
+    c = _container(ctx)
+    stats = c.warehouse.stats()
+    out.print(f"{stats.engine} warehouse: {stats.location}", soft_wrap=True)
+    table = Table()
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in stats.tables.items():
+        table.add_row(name, f"{n:,}")
+    out.print(table)
+    days = f"{stats.insight_days[0]} .. {stats.insight_days[1]}" if stats.insight_days else "none"
+    lake = c.lake.stats()
+    out.print(f"schema version {stats.schema_version}; insight days {days}")
+    out.print(
+        f"lake {c.settings.lake_dir}: {lake['pages']:,} pages, {lake['commits']:,} committed runs, "
+        f"{lake['quarantined']:,} quarantined, {lake['bytes'] / 1e6:.1f} MB"
+    )
+
+
+@warehouse_app.command("rebuild")
+def warehouse_rebuild(ctx: typer.Context) -> None:
+    """Empty synced tables and replay every committed run of the raw lake, without the network."""
+    c = _container(ctx)
+    report = rebuild_warehouse(c.warehouse, c.lake, c.page_mappers())
+    out.print(
+        _kv_table(
+            "rebuilt from the lake",
+            {
+                "committed runs": report.commits,
+                "pages": report.pages,
+                "entities": report.entities,
+                "insight rows": report.insight_rows,
+                **{f"runs {k}": v for k, v in sorted(report.by_stream.items())},
+            },
+        )
+    )
+
+
+@bench_app.command("warehouse")
+def bench_warehouse(
+    ads: Annotated[int, typer.Option(min=1, help="Ads per day.")] = 50_000,
+    days: Annotated[int, typer.Option(min=8, help="Days loaded (ads x days rows).")] = 20,
+    load_window: Annotated[int, typer.Option(min=1, help="Days per load batch.")] = 5,
+    replaces: Annotated[int, typer.Option(min=1, help="7-day window replacements timed.")] = 3,
+    engines: Annotated[str, typer.Option(help="Comma-separated: duckdb,postgres.")] = "duckdb,postgres",
+    postgres_url: Annotated[
+        str, typer.Option(envvar="ADPILOT_BENCH_POSTGRES_URL", help="PostgreSQL for the benchmark.")
+    ] = "postgresql://postgres@127.0.0.1:5432/test",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here as JSON.")] = None,
+) -> None:
+    """Load ads x days synthetic insight rows, then replace a 7-day window for every ad."""
+    from adpilot.bench._measure import run_isolated
+    from adpilot.bench.warehouse import GOALS, check_goals, run_engine
+
+    results = []
+    for engine in [e.strip() for e in engines.split(",") if e.strip()]:
+        if engine not in GOALS:
+            raise typer.BadParameter(f"unknown engine {engine!r}", param_hint="--engines")
+        with err.status(f"benchmarking {engine}: {ads * days:,} rows ..."):
+            result = run_isolated(run_engine, engine, ads, days, load_window, replaces, postgres_url)
+        result["goals_missed"] = check_goals(result)
+        results.append(result)
+    table = Table(title=f"warehouse benchmark: {ads:,} ads x {days} days", title_justify="left")
+    for col in (
+        "engine",
+        "rows loaded",
+        "load s",
+        "rows/s",
+        "replace rows",
+        "replace s (median/max)",
+        "peak RSS MiB",
+    ):
+        table.add_column(col, justify="right")
+    table.add_column("goals")
+    for r in results:
+        table.add_row(
+            r["engine"],
+            f"{r['rows_loaded']:,}",
+            f"{r['load_seconds']:.2f}",
+            f"{r['load_rows_per_s']:,}",
+            f"{r['replace_rows']:,}",
+            f"{r['replace_seconds_median']:.3f} / {r['replace_seconds_max']:.3f}",
+            f"{r['peak_rss_mb']:.0f}",
+            "met" if not r["goals_missed"] else "; ".join(r["goals_missed"]),
+        )
+    out.print(table)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        doc = {"benchmark": "warehouse", "ads": ads, "days": days, "goals": GOALS, "results": results}
+        json_out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+        out.print(f"figures written to {json_out}")
+
+
+def main() -> None:
+    """Console-script entry: one readable line for adpilot's own errors, exit status 1."""
+    try:
+        app(standalone_mode=False)
+    except AdpilotError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
