@@ -16,7 +16,13 @@ from adpilot.config import load_settings
 from adpilot.errors import AdpilotError
 from adpilot.services import init_workspace, rebuild_warehouse
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Paid social on Meta, X and TikTok.")
+# Locals are never shown in tracebacks: they may hold tokens.
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    help="Paid social on Meta, X and TikTok.",
+)
 config_app = typer.Typer(no_args_is_help=True, help="Inspect configuration.")
 warehouse_app = typer.Typer(no_args_is_help=True, help="Manage the warehouse.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: print figures, --json writes them.")
@@ -182,17 +188,7 @@ def bench_warehouse(
 def main() -> None:
     """Console-script entry: one readable line for adpilot's own errors, exit status 1."""
     try:
-        app(standalone_mode=False)
+        app()
     except AdpilotError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
