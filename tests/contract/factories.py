@@ -67,9 +67,11 @@ def campaign(platform: Platform = Platform.META, cid: str = "c1", currency: str 
 def ad_set(
     budget: int | None = 5000, *, status: Status = Status.ACTIVE, bid: int | None = None, sid: str = "s1"
 ) -> AdSet:
+    budget_money = None if budget is None else Money("USD", budget)
+    bid_money = None if bid is None else Money("USD", bid)
     return AdSet(
         Platform.META, "act_1", "c1", sid, "Prospecting", status, str(status).upper(), "USD",
-        None if budget is None else Money("USD", budget), None if bid is None else Money("USD", bid), "OFFSITE_CONVERSIONS",
+        budget_money, bid_money, "OFFSITE_CONVERSIONS",
     )  # fmt: skip
 
 

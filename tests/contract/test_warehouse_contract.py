@@ -209,8 +209,10 @@ def _load_two_currencies(wh: SqlWarehouse) -> None:
     replace(
         wh,
         window(Platform.TIKTOK, "tt1"),
-        [insight("t1", 0, platform=Platform.TIKTOK, account="tt1", currency="EUR", spend=1000, value=2000)]
-        + [insight("t1", 1, platform=Platform.TIKTOK, account="tt1", currency="EUR", spend=1000, value=2000)],
+        [
+            insight("t1", d, platform=Platform.TIKTOK, account="tt1", currency="EUR", spend=1000, value=2000)
+            for d in (0, 1)
+        ],
     )
     replace(
         wh,
@@ -233,13 +235,10 @@ def test_performance_by_platform_converts_each_day_at_its_rate(warehouse: SqlWar
 def test_performance_totals_across_currencies(warehouse: SqlWarehouse) -> None:
     _load_two_currencies(warehouse)
     q = PerformanceQuery(DateWindow(DAY0, DAY0 + timedelta(days=6)), Grain.PLATFORM, by_day=False)
-    (total,) = [
-        r
-        for r in warehouse.read_performance(
-            PerformanceQuery(q.window, Grain.ACCOUNT, by_day=False, platforms=(Platform.TIKTOK,)),
-            reporting_currency="EUR",
-        )
-    ]
+    (total,) = warehouse.read_performance(
+        PerformanceQuery(q.window, Grain.ACCOUNT, by_day=False, platforms=(Platform.TIKTOK,)),
+        reporting_currency="EUR",
+    )
     assert total.spend == Money("EUR", 2000) and total.spend_reporting == Money("EUR", 2000)
     rows = warehouse.read_performance(q, reporting_currency="USD")
     assert sum(r.spend_reporting.minor for r in rows) == 2000 + 1100 + 1200 + 1000
