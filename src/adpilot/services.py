@@ -10,7 +10,7 @@ from adpilot.config import Settings
 from adpilot.errors import LakeError
 from adpilot.lake import Lake
 from adpilot.ports.lake import PageMapper
-from adpilot.ports.warehouse import Warehouse
+from adpilot.ports.warehouse import SYNC_SOURCE, Warehouse
 from adpilot.secrets import create_key_file
 
 
@@ -67,7 +67,7 @@ def rebuild_warehouse(
     for commit, pages_of_run in zip(commits, pages_by_run, strict=True):
         replay = mappers[(commit.platform, commit.stream)](commit, pages_of_run)
         if replay.entities:
-            warehouse.upsert_entities(replay.entities, source="rebuild", at=commit.fetched_at)
+            warehouse.upsert_entities(replay.entities, source=SYNC_SOURCE, at=commit.fetched_at)
             entities += len(replay.entities)
         if replay.insights is not None:
             rows += warehouse.replace_insights(replay.insights)

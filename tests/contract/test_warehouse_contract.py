@@ -315,16 +315,19 @@ def test_fx_rates_upsert(warehouse: SqlWarehouse) -> None:
     assert warehouse.fx_rates() == [FxRate(DAY0, "EUR", "USD", Decimal("1.123456789012"))]
 
 
-def test_clear_synced_data_keeps_bookmarks_audit_and_fx(warehouse: SqlWarehouse) -> None:
+def test_clear_synced_data_keeps_bookmarks_audit_fx_and_others_history(warehouse: SqlWarehouse) -> None:
     warehouse.upsert_entities([ad_set()], source="sync", at=T0)
+    warehouse.upsert_entities([ad_set(9000)], source="agent:budget", at=T0 + timedelta(hours=1))
     replace(warehouse, window(), [insight("a1", 0)])
     warehouse.set_bookmark(Bookmark(Platform.META, "act_1", "insights", {}, T0))
     warehouse.append_audit([AuditEvent(T0, "me", "k", "s")])
     warehouse.put_fx_rates([FxRate(DAY0, "EUR", "USD", Decimal("1.1"))])
     warehouse.clear_synced_data()
     stats = warehouse.stats().tables
-    assert stats["ad_sets"] == stats["insights"] == stats["entity_changes"] == 0
-    assert stats["sync_state"] == stats["audit_log"] == stats["fx_rates"] == 1
+    assert stats["ad_sets"] == stats["insights"] == 0
+    assert stats["sync_state"] == stats["audit_log"] == stats["fx_rates"] == stats["entity_changes"] == 1
+    (kept,) = warehouse.entity_history(Platform.META, Level.AD_SET, "s1")
+    assert (kept.source, kept.old_value, kept.new_value) == ("agent:budget", "5000", "9000")
 
 
 def test_stats(warehouse: SqlWarehouse) -> None:

@@ -18,6 +18,9 @@ from adpilot.domain.money import Money
 from adpilot.ports.insight_batch import InsightBatch
 
 
+SYNC_SOURCE = "sync"  # entity changes observed by a sync (or its replay from the lake)
+
+
 class Grain(StrEnum):
     """How performance rows are grouped. ``asset`` groups across platforms by content identity."""
 
@@ -142,7 +145,10 @@ class Warehouse(Protocol):
     def fx_rates(self) -> list[FxRate]: ...
 
     def clear_synced_data(self) -> None:
-        """Empty entities, insights and history (bookmarks, audit and FX stay): the start of a rebuild."""
+        """Empty entities, insights and sync-observed history: the start of a rebuild.
+
+        Bookmarks, audit, FX and history written by other sources (the agent, people) stay.
+        """
         ...
 
     def stats(self) -> WarehouseStats: ...

@@ -27,6 +27,7 @@ from adpilot.errors import InvalidRows, MigrationError
 from adpilot.ports.insight_batch import INSIGHT_COLUMNS, InsightBatch
 from adpilot.ports.warehouse import (
     GRAIN_KEYS,
+    SYNC_SOURCE,
     Bookmark,
     Grain,
     PerformanceQuery,
@@ -373,6 +374,7 @@ class SqlWarehouse(abc.ABC):
         with self._transaction() as tx:
             for table in SYNCED_TABLES:
                 tx.execute(f"DELETE FROM {table}")
+            tx.execute("DELETE FROM entity_changes WHERE source = ?", (SYNC_SOURCE,))
 
     def stats(self) -> WarehouseStats:
         with self._transaction() as tx:

@@ -146,5 +146,5 @@ ENTITY_TABLES: tuple[EntityTable, ...] = (ACCOUNTS, CAMPAIGNS, AD_SETS, ADS, CRE
 TABLE_FOR_TYPE: dict[type, EntityTable] = {t.entity_type: t for t in ENTITY_TABLES}
 TABLE_FOR_LEVEL: dict[Level, EntityTable] = {t.level: t for t in ENTITY_TABLES if t.level is not None}
 
-SYNCED_TABLES = (*(t.table for t in ENTITY_TABLES), "entity_changes", "insights")
-ALL_TABLES = (*SYNCED_TABLES, "sync_state", "audit_log", "fx_rates")
+SYNCED_TABLES = (*(t.table for t in ENTITY_TABLES), "insights")
+ALL_TABLES = (*SYNCED_TABLES, "entity_changes", "sync_state", "audit_log", "fx_rates")
