@@ -37,7 +37,7 @@ def map_insights(commit: LakeCommit, pages: Sequence[LakePage]) -> Replay:
             Money("USD", spend),
             Decimal(0),
             Money("USD", 0),
-        )  # fmt: skip
+        )
         for page in pages
         for ad, off, spend in page.body["rows"]
     ]
@@ -46,14 +46,24 @@ def map_insights(commit: LakeCommit, pages: Sequence[LakePage]) -> Replay:
 
 
 def map_ad_sets(commit: LakeCommit, pages: Sequence[LakePage]) -> Replay:
-    return Replay(
-        entities=[
-            AdSet(Platform.META, commit.account_id, "c1", a["id"], a["id"], Status.ACTIVE, "ACTIVE", "USD",
-                  Money("USD", int(a["daily_budget"])))
-            for page in pages
-            for a in page.body["data"]
-        ]
-    )  # fmt: skip
+    sets = []
+    for page in pages:
+        for a in page.body["data"]:
+            budget = Money("USD", int(a["daily_budget"]))
+            sets.append(
+                AdSet(
+                    Platform.META,
+                    commit.account_id,
+                    "c1",
+                    a["id"],
+                    a["id"],
+                    Status.ACTIVE,
+                    "ACTIVE",
+                    "USD",
+                    budget,
+                )
+            )
+    return Replay(entities=sets)
 
 
 MAPPERS = {("meta", "insights"): map_insights, ("meta", "ad_sets"): map_ad_sets}

@@ -90,10 +90,8 @@ def test_rebuild_of_an_empty_lake() -> None:
 @pytest.mark.postgres
 def test_bench_warehouse_writes_json(tmp_path: Path, postgres_url: str) -> None:
     out = tmp_path / "bench.json"
-    result = adpilot(
-        "bench", "warehouse", "--ads", "300", "--days", "10", "--replaces", "1", "--postgres-url", postgres_url,
-        "--json", str(out),
-    )  # fmt: skip
+    args = ["--ads", "300", "--days", "10", "--replaces", "1", "--postgres-url", postgres_url]
+    result = adpilot("bench", "warehouse", *args, "--json", str(out))
     assert result.returncode == 0, result.stderr
     doc = orjson.loads(out.read_bytes())
     assert {r["engine"] for r in doc["results"]} == {"duckdb", "postgres"}

@@ -17,7 +17,6 @@ from adpilot.domain.metrics import DailyInsight, DateWindow, InsightWindow
 from adpilot.domain.money import Money
 from adpilot.ports.insight_batch import InsightBatch
 
-
 SYNC_SOURCE = "sync"  # entity changes observed by a sync (or its replay from the lake)
 
 
