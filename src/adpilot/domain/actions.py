@@ -20,7 +20,11 @@ class ActionKind(StrEnum):
 
 
 def idempotency_key(*parts: object) -> str:
-    """A stable key from the parts that identify one decision (cycle, kind, target, value)."""
+    """A stable key from the parts that identify one decision (cycle, kind, target, value).
+
+    Parts are joined by their ``str()`` (stable across processes, unlike many ``repr()``s), so callers
+    pass the same kinds of value for the same decision.
+    """
     text = "\x1f".join(str(p) for p in parts)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 

@@ -71,6 +71,8 @@ class Campaign:
         _require("account_id", self.account_id)
         _require("campaign_id", self.campaign_id)
         _same_currency("daily_budget", self.daily_budget, check_currency(self.currency))
+        if self.daily_budget is not None and self.daily_budget.minor < 0:
+            raise ValueError("daily_budget: must not be negative")
 
     @property
     def ref(self) -> EntityRef:

@@ -28,7 +28,7 @@ class DateWindow:
         return (self.end - self.start).days + 1
 
     def __contains__(self, day: object) -> bool:
-        return isinstance(day, date) and self.start <= day <= self.end
+        return isinstance(day, date) and not isinstance(day, datetime) and self.start <= day <= self.end
 
     def __iter__(self) -> Iterator[date]:
         for i in range(self.days):
@@ -92,10 +92,13 @@ class DailyInsight:
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ValueError(f"{f}: must be a non-negative int, got {v!r}")
-        if not isinstance(self.conversions, Decimal) or self.conversions < 0:
-            raise ValueError(f"conversions: must be a non-negative Decimal, got {self.conversions!r}")
+        c = self.conversions
+        if not isinstance(c, Decimal) or not c.is_finite() or c < 0:
+            raise ValueError(f"conversions: must be a non-negative Decimal, finite, got {c!r}")
         if self.spend.minor < 0:
             raise ValueError("spend: must not be negative")
+        if self.conversion_value.minor < 0:
+            raise ValueError("conversion_value: must not be negative")
         if self.conversion_value.currency != self.spend.currency:
             raise ValueError("conversion_value: currency differs from spend")
 

@@ -67,7 +67,7 @@ def _round_to_int(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Money:
     """An exact amount: integer minor units (cents, yen, fils) of one currency."""
 
@@ -87,6 +87,9 @@ class Money:
     @classmethod
     def of_minor(cls, minor: int | str, currency: str) -> Money:
         """From minor units, as Meta sends budgets (``"5000"`` USD = 50.00)."""
+        check_currency(currency)
+        if isinstance(minor, bool) or not isinstance(minor, int | str):
+            raise CurrencyError(f"minor: {minor!r} is not a whole number of minor units")
         try:
             return cls(currency, int(minor))
         except ValueError:
@@ -112,7 +115,13 @@ class Money:
     def of_micros(cls, micros: int | str, currency: str) -> Money:
         """From micros (X's ``*_local_micro``); sub-minor remainders round half-to-even."""
         exp = currency_exponent(currency)
-        return cls(currency, _round_to_int(Decimal(int(micros)).scaleb(exp - 6)))
+        if isinstance(micros, bool) or not isinstance(micros, int | str):
+            raise CurrencyError(f"micros: {micros!r} is not a whole number of micros")
+        try:
+            whole = int(micros)
+        except ValueError:
+            raise CurrencyError(f"micros: {micros!r} is not a whole number of micros") from None
+        return cls(currency, _round_to_int(Decimal(whole).scaleb(exp - 6)))
 
     # -- views ----------------------------------------------------------------------------------------
     @property
@@ -143,6 +152,22 @@ class Money:
     def __sub__(self, other: Money) -> Money:
         self._same(other)
         return Money(self.currency, self.minor - other.minor)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.minor < other.minor
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other)
+        return self.minor <= other.minor
+
+    def __gt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.minor > other.minor
+
+    def __ge__(self, other: Money) -> bool:
+        self._same(other)
+        return self.minor >= other.minor
 
     def __neg__(self) -> Money:
         return Money(self.currency, -self.minor)

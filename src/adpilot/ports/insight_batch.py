@@ -78,13 +78,35 @@ class InsightBatch:
             raise InvalidRows(f"columns: missing {missing}, unexpected {extra}")
         arrays = []
         for field in INSIGHT_SCHEMA:
+            values = columns[field.name]
             try:
-                arrays.append(pa.array(columns[field.name], type=field.type))
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+                # Infer first, then cast safely: pa.array(floats, type=int64) would truncate 12.34 to 12.
+                arr = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values)
+                if arr.type != field.type:
+                    if _kind(arr.type) not in (_kind(field.type), "null"):
+                        raise InvalidRows(f"{field.name}: expected {field.type} values, got {arr.type}")
+                    arr = arr.cast(field.type, safe=True)
+                arrays.append(arr)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError,
+                    OverflowError) as exc:  # fmt: skip
                 raise InvalidRows(f"{field.name}: {exc}") from None
         table = pa.Table.from_arrays(arrays, schema=INSIGHT_SCHEMA.with_metadata(None))
         _validate(window, table)
         return cls(window, table)
+
+
+def _kind(t: pa.DataType) -> str:
+    """The family of a type: values may be cast within a family, never across (no "10" -> 10)."""
+    for kind, test in (
+        ("integer", pa.types.is_integer),
+        ("decimal", pa.types.is_decimal),
+        ("date", pa.types.is_date),
+        ("string", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+        ("null", pa.types.is_null),
+    ):
+        if test(t):
+            return kind
+    return str(t)
 
 
 def _fail(column: str, table: pa.Table, mask: pa.ChunkedArray, why: str) -> None:
