@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar
 
 from adpilot.domain.ids import EntityRef, Level
 from adpilot.domain.money import Money
@@ -35,11 +36,17 @@ class _Action:
     reason: str
     idempotency_key: str
 
+    # Which levels an action may target, and how to say so when it does not.
+    levels: ClassVar[tuple[Level, ...]] = tuple(Level)
+    wrong_level: ClassVar[str] = ""
+
     def __post_init__(self) -> None:
         if not self.idempotency_key:
             raise ValueError("idempotency_key: must be a non-empty string")
         if not self.reason.strip():
             raise ValueError("reason: every action must say why")
+        if self.target.level not in self.levels:
+            raise ValueError(f"target: {self.wrong_level}, not {self.target.level}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,11 +55,11 @@ class SetBudget(_Action):
 
     kind: ActionKind = field(default=ActionKind.SET_BUDGET, init=False)
     new_budget: Money
+    levels: ClassVar[tuple[Level, ...]] = (Level.CAMPAIGN, Level.AD_SET)
+    wrong_level: ClassVar[str] = "budgets live on campaigns and ad sets"
 
     def __post_init__(self) -> None:
         super(SetBudget, self).__post_init__()
-        if self.target.level not in (Level.CAMPAIGN, Level.AD_SET):
-            raise ValueError(f"target: budgets live on campaigns and ad sets, not {self.target.level}")
         if self.new_budget.minor <= 0:
             raise ValueError("new_budget: must be positive")
 
@@ -63,11 +70,11 @@ class SetBid(_Action):
 
     kind: ActionKind = field(default=ActionKind.SET_BID, init=False)
     new_bid: Money
+    levels: ClassVar[tuple[Level, ...]] = (Level.AD_SET,)
+    wrong_level: ClassVar[str] = "bids live on ad sets"
 
     def __post_init__(self) -> None:
         super(SetBid, self).__post_init__()
-        if self.target.level is not Level.AD_SET:
-            raise ValueError(f"target: bids live on ad sets, not {self.target.level}")
         if self.new_bid.minor <= 0:
             raise ValueError("new_bid: must be positive")
 
@@ -102,11 +109,11 @@ class LaunchAd(_Action):
     call_to_action: str = ""
     link_url: str = ""
     start_paused: bool = False
+    levels: ClassVar[tuple[Level, ...]] = (Level.AD_SET,)
+    wrong_level: ClassVar[str] = "ads launch into ad sets"
 
     def __post_init__(self) -> None:
         super(LaunchAd, self).__post_init__()
-        if self.target.level is not Level.AD_SET:
-            raise ValueError(f"target: ads launch into ad sets, not {self.target.level}")
         if not self.asset_ids:
             raise ValueError("asset_ids: an ad needs at least one asset")
 
