@@ -97,10 +97,18 @@ def test_pause_and_resume_statuses() -> None:
     assert resume().new_status is Status.ACTIVE
 
 
-@pytest.mark.parametrize("level", [Level.ACCOUNT, Level.CAMPAIGN, Level.AD_SET, Level.AD])
-def test_pause_and_resume_work_at_every_level(level: Level) -> None:
+@pytest.mark.parametrize("level", [Level.CAMPAIGN, Level.AD_SET, Level.AD])
+def test_pause_and_resume_work_on_delivering_levels(level: Level) -> None:
     assert pause(target=ref(level)).target.level is level
     assert resume(target=ref(level)).target.level is level
+
+
+@pytest.mark.parametrize("level", [Level.ACCOUNT, Level.CREATIVE])
+def test_accounts_and_creatives_are_not_paused(level: Level) -> None:
+    with pytest.raises(ValueError, match="^target: only campaigns, ad sets and ads"):
+        pause(target=ref(level))
+    with pytest.raises(ValueError, match="^target: only campaigns, ad sets and ads"):
+        resume(target=ref(level))
 
 
 # -- shared validation ----------------------------------------------------------------------------

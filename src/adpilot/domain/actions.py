@@ -82,6 +82,8 @@ class SetBid(_Action):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pause(_Action):
     kind: ActionKind = field(default=ActionKind.PAUSE, init=False)
+    levels: ClassVar[tuple[Level, ...]] = (Level.CAMPAIGN, Level.AD_SET, Level.AD)
+    wrong_level: ClassVar[str] = "only campaigns, ad sets and ads are paused and resumed"
 
     @property
     def new_status(self) -> Status:
@@ -91,6 +93,8 @@ class Pause(_Action):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Resume(_Action):
     kind: ActionKind = field(default=ActionKind.RESUME, init=False)
+    levels: ClassVar[tuple[Level, ...]] = (Level.CAMPAIGN, Level.AD_SET, Level.AD)
+    wrong_level: ClassVar[str] = "only campaigns, ad sets and ads are paused and resumed"
 
     @property
     def new_status(self) -> Status:
