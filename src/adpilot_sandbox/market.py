@@ -179,6 +179,12 @@ class Market:
                     ad_set = self._ad_set_from_spec(acc, camp, s_spec, unit, at)
                     for a_spec in s_spec.ads:
                         self._pending.append((a_spec.start_day, a_spec, ad_set, acc))
+                if acc.platform == "x":
+                    # X keeps the daily budget on the campaign; its line items share it in proportion
+                    # to their own weights (the scenario's line-item budgets).
+                    camp.daily_budget_minor = sum(
+                        s.daily_budget_minor for s in self.ad_sets.values() if s.campaign_id == camp.id
+                    )
         self._create_pending(0)
 
     def _ad_set_from_spec(self, acc: Account, camp: Campaign, s: AdSetSpec, unit: int, at: datetime) -> AdSet:
@@ -535,9 +541,23 @@ class Market:
         st["set_live"] = set_live
         st["ad_live"] = ad_live & set_live[st["ad_set_of"]] if st["n"] else ad_live
         st["ad_exists"] = np.array([a.status != "DELETED" for a in self.slots], dtype=bool)
-        st["budget"] = np.array([s.daily_budget_minor for s in sets], dtype=np.int64)
+        st["budget"] = self._effective_budgets(sets, set_live)
         st["learning"] = np.array([s.learning for s in sets], dtype=bool)
         return st
+
+    def _effective_budgets(self, sets: list[AdSet], set_live: NDArray[np.bool_]) -> IntArray:
+        """Ad-set budgets, with a campaign budget (X, Meta CBO) shared by its live ad sets by weight."""
+        budget = np.array([s.daily_budget_minor for s in sets], dtype=np.int64)
+        shared: dict[str, list[int]] = {}
+        for j, s in enumerate(sets):
+            if self.campaigns[s.campaign_id].daily_budget_minor is not None and set_live[j]:
+                shared.setdefault(s.campaign_id, []).append(j)
+        for campaign_id, members in shared.items():
+            total = int(self.campaigns[campaign_id].daily_budget_minor or 0)
+            weights = budget[members].astype(np.float64)
+            parts = _allocate(np.array([total]), weights / weights.sum(), np.zeros(len(members), dtype=np.int64))
+            budget[members] = parts
+        return budget
 
     def cpm_factors(self, sets: list[AdSet], day: int) -> FloatArray:
         """Each ad set's deterministic CPM factor on ``day`` (season, weekday, regime events)."""

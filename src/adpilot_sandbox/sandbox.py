@@ -1,0 +1,45 @@
+"""The Sandbox: one market, its credentials and its faults, shared by every API surface."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from adpilot_sandbox.auth import Auth
+from adpilot_sandbox.faults import Faults
+from adpilot_sandbox.market import Market
+from adpilot_sandbox.scenario import Scenario
+
+
+@dataclass
+class Sandbox:
+    scenario: Scenario
+    market: Market = field(init=False)
+    auth: Auth = field(init=False)
+    faults: Faults = field(init=False)
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # async report jobs, any platform
+
+    def __post_init__(self) -> None:
+        self.market = Market(self.scenario)
+        accounts: dict[str, list[str]] = {}
+        for acc in self.market.accounts.values():
+            accounts.setdefault(acc.platform, []).append(acc.id)
+        self.auth = Auth(self.scenario.seed, accounts)
+        self.faults = Faults(self.scenario.seed)
+        for platform, values in self.scenario.faults.items():
+            self.faults.spec(platform).update(dict(values))
+
+    def before_request(self, platform: str) -> None:
+        """Count the request and apply time-triggered faults (token revocation and restoration)."""
+        n = self.faults.count_request(platform)
+        spec = self.faults.spec(platform)
+        if spec.revoke_after is not None and n == spec.revoke_after:
+            self.auth.set_revoked(platform, True)
+        if spec.restore_after is not None and n == spec.restore_after:
+            self.auth.set_revoked(platform, False)
+
+    async def latency(self, platform: str) -> None:
+        ms = self.faults.spec(platform).latency_ms
+        if ms:
+            await asyncio.sleep(ms / 1000)
