@@ -29,7 +29,9 @@ def serve(
     from adpilot_sandbox.sandbox import Sandbox
 
     sandbox = Sandbox(load_scenario(scenario))
-    typer.echo(f"sandbox {sandbox.scenario.name}: today {sandbox.market.today}, http://{host}:{port}", err=True)
+    typer.echo(
+        f"sandbox {sandbox.scenario.name}: today {sandbox.market.today}, http://{host}:{port}", err=True
+    )
     uvicorn.run(create_app(sandbox), host=host, port=port, log_level="warning")
 
 
@@ -65,4 +67,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -35,7 +35,14 @@ from adpilot_sandbox.entities import (
     png_size,
     synthetic_png,
 )
-from adpilot_sandbox.noise import FloatArray, IntArray, Noise, binomial_from_uniform, stable_key, systematic_round
+from adpilot_sandbox.noise import (
+    FloatArray,
+    IntArray,
+    Noise,
+    binomial_from_uniform,
+    stable_key,
+    systematic_round,
+)
 from adpilot_sandbox.oracle import oracle_inputs, solve_oracle
 from adpilot_sandbox.scenario import AdSetSpec, AdSpec, Curve, PlatformSpec, Scenario
 
@@ -251,7 +258,9 @@ class Market:
         )
 
     # -- creative quality from content ---------------------------------------------------------------------
-    def element_effects(self, platform: str, headline: str, image_sha256: str, cta: str) -> tuple[float, float]:
+    def element_effects(
+        self, platform: str, headline: str, image_sha256: str, cta: str
+    ) -> tuple[float, float]:
         """(CTR, CVR) multipliers of a combination of elements: the same content always scores the same."""
         sigma = self.spec(platform).element_sigma
         h, c = _norm_text(headline), cta.strip().upper()
@@ -270,7 +279,9 @@ class Market:
              "entity": kind, "id": entity_id, "field": field, "old": old, "new": new}
         )  # fmt: skip
 
-    def upload_image(self, platform: str, account_id: str, data: bytes, *, name: str, log: bool = True) -> Image:
+    def upload_image(
+        self, platform: str, account_id: str, data: bytes, *, name: str, log: bool = True
+    ) -> Image:
         import hashlib
 
         self.account(platform, account_id)
@@ -386,7 +397,9 @@ class Market:
             self._log(entity.platform, _kind(entity), entity_id, "status", old, status)
         return old, status
 
-    def set_budget(self, entity_id: str, minor: int, *, edits_per_hour: int | None = None) -> tuple[int | None, int]:
+    def set_budget(
+        self, entity_id: str, minor: int, *, edits_per_hour: int | None = None
+    ) -> tuple[int | None, int]:
         entity = self.ad_sets.get(entity_id) or self.campaigns.get(entity_id)
         if entity is None:
             raise SandboxError("not_found", "id", f"ad set or campaign {entity_id} does not exist")
@@ -493,12 +506,18 @@ class Market:
 
     def fx(self, currency: str) -> float:
         """Reporting-currency major units per major unit of ``currency``."""
-        return 1.0 if currency == self.scenario.reporting_currency else float(self.scenario.fx_rates[currency])
+        return (
+            1.0 if currency == self.scenario.reporting_currency else float(self.scenario.fx_rates[currency])
+        )
 
     def _static_arrays(self) -> dict[str, Any]:
         """Per-ad and per-ad-set arrays that only change when ads or ad sets are created."""
         sets = list(self.ad_sets.values())
-        if self._static is not None and self._static["n"] == len(self.slots) and len(self._static["sets"]) == len(sets):
+        if (
+            self._static is not None
+            and self._static["n"] == len(self.slots)
+            and len(self._static["sets"]) == len(sets)
+        ):
             return self._static
         set_index = {s.id: j for j, s in enumerate(sets)}
         creative = [self.creatives[a.creative_id] for a in self.slots]
@@ -511,7 +530,9 @@ class Market:
             "m_cvr": np.array([c.m_cvr for c in creative], dtype=np.float64),
             "beta": np.array([a.fatigue_beta for a in self.slots], dtype=np.float64),
             "half_life": np.array([a.half_life_days for a in self.slots], dtype=np.float64),
-            "fatigue_floor": np.array([self.spec(a.platform).fatigue_floor for a in self.slots], dtype=np.float64),
+            "fatigue_floor": np.array(
+                [self.spec(a.platform).fatigue_floor for a in self.slots], dtype=np.float64
+            ),
             "created": np.array([a.created_day for a in self.slots], dtype=np.int64),
             "keys": np.array([a.key for a in self.slots], dtype=np.uint64),
             "set_keys": np.array([s.key for s in sets], dtype=np.uint64),
@@ -555,7 +576,9 @@ class Market:
         for campaign_id, members in shared.items():
             total = int(self.campaigns[campaign_id].daily_budget_minor or 0)
             weights = budget[members].astype(np.float64)
-            parts = _allocate(np.array([total]), weights / weights.sum(), np.zeros(len(members), dtype=np.int64))
+            parts = _allocate(
+                np.array([total]), weights / weights.sum(), np.zeros(len(members), dtype=np.int64)
+            )
             budget[members] = parts
         return budget
 
@@ -565,7 +588,12 @@ class Market:
         by_platform = {p: self._cpm_factor(p, d, day) for p in PLATFORMS}
         factors = np.array([by_platform[s.platform] for s in sets])
         for ev in self.scenario.events:
-            if ev.kind == "competitor" and ev.ad_set and ev.day <= day and (ev.days is None or day < ev.day + ev.days):
+            if (
+                ev.kind == "competitor"
+                and ev.ad_set
+                and ev.day <= day
+                and (ev.days is None or day < ev.day + ev.days)
+            ):
                 for j, s in enumerate(sets):
                     if s.name == ev.ad_set and ev.platform in (None, s.platform):
                         factors[j] *= ev.factor
@@ -592,7 +620,9 @@ class Market:
         specs = {p: self.spec(p) for p in PLATFORMS}
 
         # ad set level: spend, CPM factor, deliverable impressions
-        has_live_ad = np.bincount(st["ad_set_of"][st["ad_live"]], minlength=nset) > 0 if n else np.zeros(nset, bool)
+        has_live_ad = (
+            np.bincount(st["ad_set_of"][st["ad_live"]], minlength=nset) > 0 if n else np.zeros(nset, bool)
+        )
         active = st["set_live"] & has_live_ad
         u_spend = noise.uniform("underdelivery", st["set_keys"], day)
         under = np.array([specs[p].underdelivery for p in plat])
@@ -608,12 +638,16 @@ class Market:
         set_of = st["ad_set_of"]
         learn_pen = np.where(st["learning"], [specs[p].learning_cvr_penalty for p in plat], 1.0)
         sigma_cvr = np.array([specs[p].cvr_noise for p in plat])
-        cvr_day = st["cvr"] * np.exp(sigma_cvr * noise.normal("cvr", st["set_keys"], day) - 0.5 * sigma_cvr**2)
+        cvr_day = st["cvr"] * np.exp(
+            sigma_cvr * noise.normal("cvr", st["set_keys"], day) - 0.5 * sigma_cvr**2
+        )
         cvr_ad = cvr_day[set_of] * st["m_cvr"] * learn_pen[set_of] if n else np.zeros(0)
         sharp = np.array([specs[p].delivery_sharpness for p in plat])[set_of] if n else np.zeros(0)
         dnoise = np.array([specs[p].delivery_noise for p in plat])[set_of] if n else np.zeros(0)
         z_pred = noise.normal("delivery", st["keys"], day)
-        pred = np.log(np.maximum(ctr * st["m_cvr"], 1e-12)) + dnoise * z_pred / np.sqrt(1 + self._cum_impr[:n] / 20_000)
+        pred = np.log(np.maximum(ctr * st["m_cvr"], 1e-12)) + dnoise * z_pred / np.sqrt(
+            1 + self._cum_impr[:n] / 20_000
+        )
         score = np.where(st["ad_live"], sharp * pred, -np.inf)
         w = _group_softmax(score, set_of, nset)
         spend_ad = _allocate(spend_set, w, set_of)
@@ -625,21 +659,39 @@ class Market:
         unit_ad = st["unit"][set_of]
         value = np.rint(conv * aov_ad * unit_ad).astype(np.int64)
         track = np.array([self._tracking(p, day) for p in plat])[set_of] if n else np.zeros(0)
-        attributed = np.minimum(systematic_round(conv * track, noise.uniform("attribution", st["keys"], day)), conv)
-        attributed_value = np.where(conv > 0, np.rint(value * attributed / np.maximum(conv, 1)), 0).astype(np.int64)
+        attributed = np.minimum(
+            systematic_round(conv * track, noise.uniform("attribution", st["keys"], day)), conv
+        )
+        attributed_value = np.where(conv > 0, np.rint(value * attributed / np.maximum(conv, 1)), 0).astype(
+            np.int64
+        )
 
         # noise-free expectation of what this delivery yields, for share-of-oracle scoring
         exp_impr_set = hill(spend_major / det_factor, st["i_max"], st["k"], st["alpha"])
         base_cvr = st["cvr"][set_of] * st["m_cvr"] * learn_pen[set_of] if n else np.zeros(0)
-        per_impr = ctr * base_cvr * (st["aov"][set_of] * st["fx"][set_of] if self.scenario.objective == "value" else 1.0)
+        per_impr = (
+            ctr
+            * base_cvr
+            * (st["aov"][set_of] * st["fx"][set_of] if self.scenario.objective == "value" else 1.0)
+        )
         expected = float(np.sum(exp_impr_set[set_of] * w * per_impr)) if n else 0.0
 
         self._cum_impr[:n] += impr_ad
         set_attr = np.bincount(set_of, weights=attributed, minlength=nset) if n else np.zeros(nset)
         self.records.append(
-            DayRecord(impr_ad, clicks, spend_ad, conv, value, attributed, attributed_value,
-                      noise.uniform("lag", st["keys"], day), set_attr, expected,
-                      oracle_inputs(self, st, day, ctr))  # fmt: skip
+            DayRecord(
+                impr_ad,
+                clicks,
+                spend_ad,
+                conv,
+                value,
+                attributed,
+                attributed_value,
+                noise.uniform("lag", st["keys"], day),
+                set_attr,
+                expected,
+                oracle_inputs(self, st, day, ctr),
+            )  # fmt: skip
         )
         self._update_learning(sets, day)
         self.day += 1
@@ -652,7 +704,9 @@ class Market:
                 continue
             spec = self.spec(ad_set.platform)
             first = max(ad_set.learning_since, day - spec.learning_window_days + 1)
-            events = sum(float(r.set_attributed[j]) for r in self.records[first : day + 1] if j < len(r.set_attributed))
+            events = sum(
+                float(r.set_attributed[j]) for r in self.records[first : day + 1] if j < len(r.set_attributed)
+            )
             if events >= spec.learning_events:
                 ad_set.learning = False
 
@@ -666,7 +720,9 @@ class Market:
         self.account(platform, account_id)
         last = min(last, self.day - 1)
         slots = np.array([a.slot for a in self.ads_of(platform, account_id)], dtype=np.int64)
-        cols: dict[str, list[Any]] = {k: [] for k in ("slot", "day", "impressions", "clicks", "spend", "conversions", "value")}
+        cols: dict[str, list[Any]] = {
+            k: [] for k in ("slot", "day", "impressions", "clicks", "spend", "conversions", "value")
+        }
         cum = np.cumsum(self.spec(platform).lag_profile)
         for t in range(max(first, 0), last + 1):
             rec = self.records[t]
@@ -678,7 +734,9 @@ class Market:
             lag = min(self.day - t - 1, len(cum) - 1)
             att = rec.attributed[s]
             conv = np.minimum(systematic_round(att * cum[lag], rec.lag_u[s]), att)
-            value = np.where(att > 0, np.rint(rec.attributed_value[s] * conv / np.maximum(att, 1)), 0).astype(np.int64)
+            value = np.where(att > 0, np.rint(rec.attributed_value[s] * conv / np.maximum(att, 1)), 0).astype(
+                np.int64
+            )
             cols["slot"].append(s)
             cols["day"].append(np.full(len(s), t, dtype=np.int64))
             cols["impressions"].append(rec.impressions[s])
@@ -731,7 +789,9 @@ def _kind(entity: object) -> str:
 
 def _check_status(status: str) -> None:
     if status not in ("ACTIVE", "PAUSED", "ARCHIVED", "DELETED"):
-        raise SandboxError("invalid", "status", f"status must be ACTIVE, PAUSED, ARCHIVED or DELETED, not {status!r}")
+        raise SandboxError(
+            "invalid", "status", f"status must be ACTIVE, PAUSED, ARCHIVED or DELETED, not {status!r}"
+        )
 
 
 def _group_softmax(score: FloatArray, group: NDArray[np.int64], ngroups: int) -> FloatArray:

@@ -18,18 +18,24 @@ if TYPE_CHECKING:
     from adpilot_sandbox.market import Market
 
 
-def curve_value(b: FloatArray, v: FloatArray, c: FloatArray, i_max: FloatArray, k: FloatArray, a: FloatArray) -> FloatArray:
+def curve_value(
+    b: FloatArray, v: FloatArray, c: FloatArray, i_max: FloatArray, k: FloatArray, a: FloatArray
+) -> FloatArray:
     """Expected conversions (or value) for budgets ``b`` in reporting currency."""
     x = np.maximum(b, 0.0) / c
     xa = np.power(x, a)
     return np.asarray(v * i_max * xa / (xa + np.power(k, a)), dtype=np.float64)
 
 
-def curve_marginal(b: FloatArray, v: FloatArray, c: FloatArray, i_max: FloatArray, k: FloatArray, a: FloatArray) -> FloatArray:
+def curve_marginal(
+    b: FloatArray, v: FloatArray, c: FloatArray, i_max: FloatArray, k: FloatArray, a: FloatArray
+) -> FloatArray:
     """d(curve_value)/d(budget)."""
     x = np.maximum(b, 1e-12) / c
     ka = np.power(k, a)
-    return np.asarray(v / c * i_max * a * ka * np.power(x, a - 1) / np.power(np.power(x, a) + ka, 2), dtype=np.float64)
+    return np.asarray(
+        v / c * i_max * a * ka * np.power(x, a - 1) / np.power(np.power(x, a) + ka, 2), dtype=np.float64
+    )
 
 
 def _budget_at(lam: float, v: FloatArray, c: FloatArray, i_max: FloatArray, k: FloatArray, a: FloatArray,
@@ -48,11 +54,16 @@ def _budget_at(lam: float, v: FloatArray, c: FloatArray, i_max: FloatArray, k: F
     return np.where((v > 0) & worth, b, 0.0)
 
 
-def allocate(total: float, v: FloatArray, c: FloatArray, i_max: FloatArray, k: FloatArray, a: FloatArray) -> FloatArray:
+def allocate(
+    total: float, v: FloatArray, c: FloatArray, i_max: FloatArray, k: FloatArray, a: FloatArray
+) -> FloatArray:
     """Split ``total`` to equalize marginal returns (λ-bisection on the budget constraint)."""
     if total <= 0 or not len(v) or not np.any(v > 0):
         return np.zeros(len(v))
-    lam_lo, lam_hi = 1e-12, float(np.max(curve_marginal(np.full_like(v, 1e-6), v, c, i_max, k, a))) * 10 + 1e-9
+    lam_lo, lam_hi = (
+        1e-12,
+        float(np.max(curve_marginal(np.full_like(v, 1e-6), v, c, i_max, k, a))) * 10 + 1e-9,
+    )
     for _ in range(100):
         lam = np.sqrt(lam_lo * lam_hi)
         spent = float(np.sum(_budget_at(lam, v, c, i_max, k, a, total)))
