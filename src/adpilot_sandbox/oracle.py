@@ -44,7 +44,7 @@ def _budget_at(lam: float, v: FloatArray, c: FloatArray, i_max: FloatArray, k: F
     peak = np.where(a > 1, k * np.power(np.maximum(a - 1, 0) / (a + 1), 1 / a), 0.0) * c
     lo = np.maximum(peak, 1e-9)
     hi = np.full_like(lo, cap)
-    for _ in range(60):
+    for _ in range(48):  # geometric bisection: (hi/lo)^(2^-48) is far below a cent
         mid = np.sqrt(lo * hi)
         go_right = curve_marginal(mid, v, c, i_max, k, a) > lam
         lo = np.where(go_right, mid, lo)
@@ -71,6 +71,8 @@ def allocate(
             lam_lo = lam
         else:
             lam_hi = lam
+        if lam_hi / lam_lo < 1 + 1e-7:
+            break
     b = _budget_at(lam_hi, v, c, i_max, k, a, total)
     left = total - float(b.sum())
     if left > 0 and b.sum() > 0:  # a sliver lost to bisection tolerance: spread it pro rata

@@ -201,5 +201,12 @@ def test_scenario_errors_name_the_field() -> None:
 
 
 def test_shipped_scenarios_load() -> None:
-    for name in ("demo",):
+    for name in (
+        "demo",
+        "creative-bakeoff",
+        "budget-cross-platform",
+        "fatigue-refresh",
+        "delays-shocks",
+        "full-stack",
+    ):
         assert load_scenario(name).accounts
