@@ -37,6 +37,7 @@ demo: install
 bench: install
 	mkdir -p $(BENCH_OUT)
 	$(BIN)/adpilot bench warehouse --json $(BENCH_OUT)/warehouse.json
+	$(BIN)/adpilot-sandbox bench --json $(BENCH_OUT)/sandbox.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(BENCH_OUT)

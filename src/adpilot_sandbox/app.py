@@ -35,17 +35,25 @@ def native_error(platform: str | None, status: int, message: str) -> Response:
     """An error in the wire format of the platform whose path was called."""
     if platform == "meta":
         code = 100 if status < 500 else 2
-        body: Any = {"error": {"message": message, "type": "OAuthException" if status < 500 else "FacebookApiException",
-                               "code": code, "is_transient": status >= 500, "fbtrace_id": "Asandbox000000000000"}}  # fmt: skip
+        body: Any = {
+            "error": {
+                "message": message,
+                "type": "OAuthException" if status < 500 else "FacebookApiException",
+                "code": code,
+                "is_transient": status >= 500,
+                "fbtrace_id": "Asandbox000000000000",
+            }
+        }
         return json_response(body, status)
     if platform == "x":
-        code = "NOT_FOUND" if status == 404 else "INTERNAL_ERROR" if status >= 500 else "INVALID_PARAMETER"
-        return json_response({"errors": [{"code": code, "message": message}], "request": {"params": {}}}, status)
+        x_code = "NOT_FOUND" if status == 404 else "INTERNAL_ERROR" if status >= 500 else "INVALID_PARAMETER"
+        return json_response({"errors": [{"code": x_code, "message": message}], "request": {"params": {}}}, status)
     if platform == "tiktok":
         if status == 404:  # the real API answers a wrong path (no trailing slash) outside its envelope
             return Response("404 page not found", status_code=404, media_type="text/plain")
-        return json_response({"code": 50000 if status >= 500 else 40002, "message": message,
-                              "request_id": "sandbox", "data": {}})  # fmt: skip
+        return json_response(
+            {"code": 50000 if status >= 500 else 40002, "message": message, "request_id": "sandbox", "data": {}}
+        )
     return json_response({"error": message}, status)
 
 

@@ -64,8 +64,12 @@ class Auth:
         self.add(Token("EAAB" + _det_hex(s, "meta-token", n=60), "meta", tuple(self.accounts.get("meta", []))))
         user_id = str(10**17 + stable_key(s, "x-user") % 10**17)
         self.add(
-            Token(f"{user_id}-" + _det_hex(s, "x-token", n=30), "x", tuple(self.accounts.get("x", [])),
-                  secret=_det_hex(s, "x-token-secret", n=45))  # fmt: skip
+            Token(
+                f"{user_id}-" + _det_hex(s, "x-token", n=30),
+                "x",
+                tuple(self.accounts.get("x", [])),
+                secret=_det_hex(s, "x-token-secret", n=45),
+            )
         )
         self.add(Token(_det_hex(s, "tiktok-token", n=40), "tiktok", tuple(self.accounts.get("tiktok", []))))
 
@@ -136,14 +140,21 @@ class Auth:
             raise AuthError("invalid", "the authorization code is invalid or was already used")
         return data
 
-    def mint(self, platform: str, *, lifetime: timedelta | None, now: datetime, kind: str, secret: bool = False) -> Token:
+    def mint(
+        self, platform: str, *, lifetime: timedelta | None, now: datetime, kind: str, secret: bool = False
+    ) -> Token:
         value = ("EAAB" if platform == "meta" else "") + _secrets.token_hex(24)
         if platform == "x":
             value = f"{self.primary('x').value.split('-')[0]}-{_secrets.token_hex(15)}"
         return self.add(
-            Token(value, platform, tuple(self.accounts.get(platform, [])),
-                  None if lifetime is None else now + lifetime, secret=_secrets.token_hex(22) if secret else None,
-                  kind=kind)  # fmt: skip
+            Token(
+                value,
+                platform,
+                tuple(self.accounts.get(platform, [])),
+                None if lifetime is None else now + lifetime,
+                secret=_secrets.token_hex(22) if secret else None,
+                kind=kind,
+            )
         )
 
     def credentials(self) -> dict[str, Any]:

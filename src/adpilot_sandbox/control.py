@@ -95,9 +95,7 @@ def routes(sandbox: Sandbox) -> list[Route]:
             platform = body["platform"]
             revoked = {"revoke": True, "restore": False}[body["action"]]
         except (KeyError, ValueError, TypeError):
-            return _error(
-                'body: expected {"platform": "meta|x|tiktok", "action": "revoke|restore", "token"?: "..."}'
-            )
+            return _error('body: expected {"platform": "meta|x|tiktok", "action": "revoke|restore", "token"?: "..."}')
         n = sandbox.auth.set_revoked(platform, revoked, body.get("token"))
         return json_response({"platform": platform, "changed": n, "revoked": revoked})
 

@@ -47,15 +47,25 @@ def synthetic_scenario(
                     "aov": float(rng.uniform(40, 160)),
                     "audience": float(rng.uniform(2e5, 2e6)),
                     "ads": [
-                        {"name": f"ad {s + 1}.{a + 1}", "headline": f"Headline {a} of set {s}", "image": f"img-{p_index}-{s}-{a}"}
+                        {
+                            "name": f"ad {s + 1}.{a + 1}",
+                            "headline": f"Headline {a} of set {s}",
+                            "image": f"img-{p_index}-{s}-{a}",
+                        }
                         for a in range(ads_per_ad_set)
                     ],
                 }
             )
         accounts.append(
-            {"platform": platform, "id": {"meta": "100200300", "x": "18ce54d4x5t", "tiktok": "7000000000000000001"}[platform],
-             "name": f"Bench {platform}", "currency": currency, "timezone": tz, "campaigns": campaigns}
-        )  # fmt: skip
+            {
+                "platform": platform,
+                "id": {"meta": "100200300", "x": "18ce54d4x5t", "tiktok": "7000000000000000001"}[platform],
+                "name": f"Bench {platform}",
+                "currency": currency,
+                "timezone": tz,
+                "campaigns": campaigns,
+            }
+        )
     return parse_scenario(
         {
             "name": f"synthetic-{ads_per_platform}",

@@ -13,6 +13,7 @@ noise whatever a policy does.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import unicodedata
@@ -84,7 +85,7 @@ _Q4_POINTS = ((274, 0.0), (319, 0.6), (332, 1.0), (344, 0.7), (358, 0.5), (366, 
 def q4_bump(day: date) -> float:
     """0 outside the holiday season, 1 at its late-November peak (piecewise linear by day of year)."""
     doy = day.timetuple().tm_yday
-    for (d0, v0), (d1, v1) in zip(_Q4_POINTS, _Q4_POINTS[1:], strict=False):
+    for (d0, v0), (d1, v1) in itertools.pairwise(_Q4_POINTS):
         if d0 <= doy <= d1:
             return v0 + (v1 - v0) * (doy - d0) / (d1 - d0)
     return 0.0
@@ -174,13 +175,28 @@ class Market:
     def _build(self) -> None:
         at = datetime.combine(self.scenario.start_date, time(8, 0), UTC)
         for acc_spec in self.scenario.accounts:
-            acc = Account(acc_spec.platform, acc_spec.id, acc_spec.name, acc_spec.currency, acc_spec.timezone,
-                          created_at=at - timedelta(days=400))  # fmt: skip
+            acc = Account(
+                acc_spec.platform,
+                acc_spec.id,
+                acc_spec.name,
+                acc_spec.currency,
+                acc_spec.timezone,
+                created_at=at - timedelta(days=400),
+            )
             self.accounts[acc.key] = acc
             unit = 10 ** exponent(acc.currency)
             for c_spec in acc_spec.campaigns:
-                camp = Campaign(self.new_id(acc.platform), acc.platform, acc.id, c_spec.name, c_spec.objective,
-                                c_spec.status, None, at, at)  # fmt: skip
+                camp = Campaign(
+                    self.new_id(acc.platform),
+                    acc.platform,
+                    acc.id,
+                    c_spec.name,
+                    c_spec.objective,
+                    c_spec.status,
+                    None,
+                    at,
+                    at,
+                )
                 self.campaigns[camp.id] = camp
                 for s_spec in c_spec.ad_sets:
                     ad_set = self._ad_set_from_spec(acc, camp, s_spec, unit, at)
@@ -196,10 +212,23 @@ class Market:
 
     def _ad_set_from_spec(self, acc: Account, camp: Campaign, s: AdSetSpec, unit: int, at: datetime) -> AdSet:
         ad_set = AdSet(
-            self.new_id(acc.platform), acc.platform, acc.id, camp.id, s.name, s.status,
-            round(s.daily_budget * unit), None if s.bid is None else round(s.bid * unit), s.optimization_goal,
-            s.curve, s.ctr, s.cvr, s.aov, s.audience, at, at,
-        )  # fmt: skip
+            self.new_id(acc.platform),
+            acc.platform,
+            acc.id,
+            camp.id,
+            s.name,
+            s.status,
+            round(s.daily_budget * unit),
+            None if s.bid is None else round(s.bid * unit),
+            s.optimization_goal,
+            s.curve,
+            s.ctr,
+            s.cvr,
+            s.aov,
+            s.audience,
+            at,
+            at,
+        )
         ad_set.key = stable_key("adset", acc.platform, acc.id, camp.name, s.name)
         self.ad_sets[ad_set.id] = ad_set
         return ad_set
@@ -208,13 +237,26 @@ class Market:
         due = [p for p in self._pending if p[0] <= day]
         self._pending = [p for p in self._pending if p[0] > day]
         for _, a_spec, ad_set, acc in due:
-            image = self.upload_image(acc.platform, acc.id, synthetic_png(a_spec.image or a_spec.name),
-                                      name=f"{a_spec.image or a_spec.name}.png", log=False)  # fmt: skip
+            image = self.upload_image(
+                acc.platform,
+                acc.id,
+                synthetic_png(a_spec.image or a_spec.name),
+                name=f"{a_spec.image or a_spec.name}.png",
+                log=False,
+            )
             creative = self.create_creative(
-                acc.platform, acc.id, name=a_spec.name, headline=a_spec.headline, body=a_spec.body,
-                cta=a_spec.cta, image_hash=image.hash, link_url="https://shop.example/", log=False,
-                ctr_mult=a_spec.ctr_mult, cvr_mult=a_spec.cvr_mult,
-            )  # fmt: skip
+                acc.platform,
+                acc.id,
+                name=a_spec.name,
+                headline=a_spec.headline,
+                body=a_spec.body,
+                cta=a_spec.cta,
+                image_hash=image.hash,
+                link_url="https://shop.example/",
+                log=False,
+                ctr_mult=a_spec.ctr_mult,
+                cvr_mult=a_spec.cvr_mult,
+            )
             ad = self.create_ad(ad_set.id, creative.id, name=a_spec.name, status=a_spec.status, log=False)
             if a_spec.fatigue_beta is not None:
                 ad.fatigue_beta = a_spec.fatigue_beta
@@ -258,9 +300,7 @@ class Market:
         )
 
     # -- creative quality from content ---------------------------------------------------------------------
-    def element_effects(
-        self, platform: str, headline: str, image_sha256: str, cta: str
-    ) -> tuple[float, float]:
+    def element_effects(self, platform: str, headline: str, image_sha256: str, cta: str) -> tuple[float, float]:
         """(CTR, CVR) multipliers of a combination of elements: the same content always scores the same."""
         sigma = self.spec(platform).element_sigma
         h, c = _norm_text(headline), cta.strip().upper()
@@ -275,13 +315,19 @@ class Market:
     # -- writes --------------------------------------------------------------------------------------------
     def _log(self, platform: str, kind: str, entity_id: str, field: str, old: Any, new: Any) -> None:
         self.write_log.append(
-            {"at": self.now.isoformat(), "day": self.today.isoformat(), "platform": platform,
-             "entity": kind, "id": entity_id, "field": field, "old": old, "new": new}
-        )  # fmt: skip
+            {
+                "at": self.now.isoformat(),
+                "day": self.today.isoformat(),
+                "platform": platform,
+                "entity": kind,
+                "id": entity_id,
+                "field": field,
+                "old": old,
+                "new": new,
+            }
+        )
 
-    def upload_image(
-        self, platform: str, account_id: str, data: bytes, *, name: str, log: bool = True
-    ) -> Image:
+    def upload_image(self, platform: str, account_id: str, data: bytes, *, name: str, log: bool = True) -> Image:
         import hashlib
 
         self.account(platform, account_id)
@@ -291,8 +337,9 @@ class Market:
         key = (platform, account_id, digest)
         if key not in self.images:
             w, h = png_size(data)
-            img = Image(digest, platform, account_id, name, data, w or 600, h or 600, self.now,
-                        id=self.new_id(platform))  # fmt: skip
+            img = Image(
+                digest, platform, account_id, name, data, w or 600, h or 600, self.now, id=self.new_id(platform)
+            )
             self.images[key] = img
             for ref in (img.name, img.id, img.hash):  # the hash last: it wins a clash with a name
                 self._image_index[(platform, account_id, ref)] = img
@@ -307,18 +354,35 @@ class Market:
             return img
         raise SandboxError("not_found", "image", f"image {ref} does not exist in account {account_id}")
 
-    def create_campaign(self, platform: str, account_id: str, *, name: str, objective: str, status: str,
-                        daily_budget_minor: int | None = None) -> Campaign:  # fmt: skip
+    def create_campaign(
+        self,
+        platform: str,
+        account_id: str,
+        *,
+        name: str,
+        objective: str,
+        status: str,
+        daily_budget_minor: int | None = None,
+    ) -> Campaign:
         self.account(platform, account_id)
         _check_status(status)
-        camp = Campaign(self.new_id(platform), platform, account_id, name, objective, status, daily_budget_minor,
-                        self.now, self.now)  # fmt: skip
+        camp = Campaign(
+            self.new_id(platform), platform, account_id, name, objective, status, daily_budget_minor, self.now, self.now
+        )
         self.campaigns[camp.id] = camp
         self._log(platform, "campaign", camp.id, "created", None, name)
         return camp
 
-    def create_ad_set(self, campaign_id: str, *, name: str, daily_budget_minor: int, status: str,
-                      bid_minor: int | None = None, optimization_goal: str = "CONVERSIONS") -> AdSet:  # fmt: skip
+    def create_ad_set(
+        self,
+        campaign_id: str,
+        *,
+        name: str,
+        daily_budget_minor: int,
+        status: str,
+        bid_minor: int | None = None,
+        optimization_goal: str = "CONVERSIONS",
+    ) -> AdSet:
         camp = self.campaigns.get(campaign_id)
         if camp is None:
             raise SandboxError("not_found", "campaign_id", f"campaign {campaign_id} does not exist")
@@ -326,30 +390,67 @@ class Market:
             raise SandboxError("invalid", "daily_budget", "a daily budget must be positive")
         _check_status(status)
         # An ad set created through the API gets the median market of its account's existing ad sets.
-        peers = [s for s in self.ad_sets_of(camp.platform, camp.account_id)] or list(self.ad_sets.values())
+        peers = self.ad_sets_of(camp.platform, camp.account_id) or list(self.ad_sets.values())
         mid = sorted(peers, key=lambda s: s.curve.k)[len(peers) // 2] if peers else None
         curve = mid.curve if mid else Curve(i_max=100_000, k=500)
         ad_set = AdSet(
-            self.new_id(camp.platform), camp.platform, camp.account_id, camp.id, name, status, daily_budget_minor,
-            bid_minor, optimization_goal, curve, mid.ctr if mid else 0.01, mid.cvr if mid else 0.02,
-            mid.aov if mid else 60.0, mid.audience if mid else 500_000, self.now, self.now,
-        )  # fmt: skip
+            self.new_id(camp.platform),
+            camp.platform,
+            camp.account_id,
+            camp.id,
+            name,
+            status,
+            daily_budget_minor,
+            bid_minor,
+            optimization_goal,
+            curve,
+            mid.ctr if mid else 0.01,
+            mid.cvr if mid else 0.02,
+            mid.aov if mid else 60.0,
+            mid.audience if mid else 500_000,
+            self.now,
+            self.now,
+        )
         ad_set.key = stable_key("adset-api", camp.platform, camp.account_id, camp.id, name)
         ad_set.learning_since = self.day
         self.ad_sets[ad_set.id] = ad_set
         self._log(camp.platform, "ad_set", ad_set.id, "created", None, name)
         return ad_set
 
-    def create_creative(self, platform: str, account_id: str, *, name: str, headline: str, body: str, cta: str,
-                        image_hash: str | None, link_url: str, log: bool = True,
-                        ctr_mult: float | None = None, cvr_mult: float | None = None) -> Creative:  # fmt: skip
+    def create_creative(
+        self,
+        platform: str,
+        account_id: str,
+        *,
+        name: str,
+        headline: str,
+        body: str,
+        cta: str,
+        image_hash: str | None,
+        link_url: str,
+        log: bool = True,
+        ctr_mult: float | None = None,
+        cvr_mult: float | None = None,
+    ) -> Creative:
         self.account(platform, account_id)
         sha = ""
         if image_hash:
             sha = self.image(platform, account_id, image_hash).sha256
         m_ctr, m_cvr = self.element_effects(platform, headline or body, sha, cta)
-        creative = Creative(self.new_id(platform), platform, account_id, name, headline, body, cta, image_hash,
-                            link_url, ctr_mult or m_ctr, cvr_mult or m_cvr, self.now)  # fmt: skip
+        creative = Creative(
+            self.new_id(platform),
+            platform,
+            account_id,
+            name,
+            headline,
+            body,
+            cta,
+            image_hash,
+            link_url,
+            ctr_mult or m_ctr,
+            cvr_mult or m_cvr,
+            self.now,
+        )
         self.creatives[creative.id] = creative
         if log:
             self._log(platform, "creative", creative.id, "created", None, name)
@@ -364,10 +465,23 @@ class Market:
             raise SandboxError("not_found", "creative_id", f"creative {creative_id} does not exist")
         _check_status(status)
         spec = self.spec(ad_set.platform)
-        ad = Ad(self.new_id(ad_set.platform), ad_set.platform, ad_set.account_id, ad_set.campaign_id, ad_set.id,
-                creative.id, name, status, len(self.slots),
-                stable_key("ad", ad_set.key, creative.headline, creative.image_hash or "", creative.cta, name),
-                self.day, spec.fatigue_beta, spec.half_life_days, self.now, self.now)  # fmt: skip
+        ad = Ad(
+            self.new_id(ad_set.platform),
+            ad_set.platform,
+            ad_set.account_id,
+            ad_set.campaign_id,
+            ad_set.id,
+            creative.id,
+            name,
+            status,
+            len(self.slots),
+            stable_key("ad", ad_set.key, creative.headline, creative.image_hash or "", creative.cta, name),
+            self.day,
+            spec.fatigue_beta,
+            spec.half_life_days,
+            self.now,
+            self.now,
+        )
         self.ads[ad.id] = ad
         self.slots.append(ad)
         self._cum_impr = np.append(self._cum_impr, 0)
@@ -397,9 +511,7 @@ class Market:
             self._log(entity.platform, _kind(entity), entity_id, "status", old, status)
         return old, status
 
-    def set_budget(
-        self, entity_id: str, minor: int, *, edits_per_hour: int | None = None
-    ) -> tuple[int | None, int]:
+    def set_budget(self, entity_id: str, minor: int, *, edits_per_hour: int | None = None) -> tuple[int | None, int]:
         entity = self.ad_sets.get(entity_id) or self.campaigns.get(entity_id)
         if entity is None:
             raise SandboxError("not_found", "id", f"ad set or campaign {entity_id} does not exist")
@@ -454,18 +566,17 @@ class Market:
             live = ev.day <= day and (ev.days is None or day < ev.day + ev.days)
             if not live:
                 continue
-            if ev.kind == "cpm_shift" and ev.platform in (None, platform):
-                f *= ev.factor
-            elif ev.kind == "competitor" and ev.platform in (None, platform) and ev.ad_set is None:
+            shifts_platform = ev.kind == "cpm_shift" or (ev.kind == "competitor" and ev.ad_set is None)
+            if shifts_platform and ev.platform in (None, platform):
                 f *= ev.factor
         return f
 
     def _tracking(self, platform: str, day: int) -> float:
         f = self.spec(platform).attribution_rate
         for ev in self.scenario.events:
-            if ev.kind == "tracking_outage" and ev.platform in (None, platform):
-                if ev.day <= day and (ev.days is None or day < ev.day + ev.days):
-                    f *= ev.factor
+            live = ev.day <= day and (ev.days is None or day < ev.day + ev.days)
+            if ev.kind == "tracking_outage" and ev.platform in (None, platform) and live:
+                f *= ev.factor
         return f
 
     def oracle_budget(self) -> float:
@@ -474,10 +585,12 @@ class Market:
             return float(self.scenario.total_daily_budget)
         if not hasattr(self, "_initial_budget"):
             self._initial_budget = sum(
-                s.daily_budget_minor / 10 ** exponent(self.currency_of(s.platform, s.account_id))
+                s.daily_budget_minor
+                / 10 ** exponent(self.currency_of(s.platform, s.account_id))
                 * self.fx(self.currency_of(s.platform, s.account_id))
-                for s in self.ad_sets.values() if s.status == "ACTIVE"
-            )  # fmt: skip
+                for s in self.ad_sets.values()
+                if s.status == "ACTIVE"
+            )
         return float(self._initial_budget)
 
     def oracle(self, day: int) -> dict[str, Any]:
@@ -506,18 +619,12 @@ class Market:
 
     def fx(self, currency: str) -> float:
         """Reporting-currency major units per major unit of ``currency``."""
-        return (
-            1.0 if currency == self.scenario.reporting_currency else float(self.scenario.fx_rates[currency])
-        )
+        return 1.0 if currency == self.scenario.reporting_currency else float(self.scenario.fx_rates[currency])
 
     def _static_arrays(self) -> dict[str, Any]:
         """Per-ad and per-ad-set arrays that only change when ads or ad sets are created."""
         sets = list(self.ad_sets.values())
-        if (
-            self._static is not None
-            and self._static["n"] == len(self.slots)
-            and len(self._static["sets"]) == len(sets)
-        ):
+        if self._static is not None and self._static["n"] == len(self.slots) and len(self._static["sets"]) == len(sets):
             return self._static
         set_index = {s.id: j for j, s in enumerate(sets)}
         creative = [self.creatives[a.creative_id] for a in self.slots]
@@ -530,9 +637,7 @@ class Market:
             "m_cvr": np.array([c.m_cvr for c in creative], dtype=np.float64),
             "beta": np.array([a.fatigue_beta for a in self.slots], dtype=np.float64),
             "half_life": np.array([a.half_life_days for a in self.slots], dtype=np.float64),
-            "fatigue_floor": np.array(
-                [self.spec(a.platform).fatigue_floor for a in self.slots], dtype=np.float64
-            ),
+            "fatigue_floor": np.array([self.spec(a.platform).fatigue_floor for a in self.slots], dtype=np.float64),
             "created": np.array([a.created_day for a in self.slots], dtype=np.int64),
             "keys": np.array([a.key for a in self.slots], dtype=np.uint64),
             "set_keys": np.array([s.key for s in sets], dtype=np.uint64),
@@ -576,9 +681,7 @@ class Market:
         for campaign_id, members in shared.items():
             total = int(self.campaigns[campaign_id].daily_budget_minor or 0)
             weights = budget[members].astype(np.float64)
-            parts = _allocate(
-                np.array([total]), weights / weights.sum(), np.zeros(len(members), dtype=np.int64)
-            )
+            parts = _allocate(np.array([total]), weights / weights.sum(), np.zeros(len(members), dtype=np.int64))
             budget[members] = parts
         return budget
 
@@ -588,12 +691,7 @@ class Market:
         by_platform = {p: self._cpm_factor(p, d, day) for p in PLATFORMS}
         factors = np.array([by_platform[s.platform] for s in sets])
         for ev in self.scenario.events:
-            if (
-                ev.kind == "competitor"
-                and ev.ad_set
-                and ev.day <= day
-                and (ev.days is None or day < ev.day + ev.days)
-            ):
+            if ev.kind == "competitor" and ev.ad_set and ev.day <= day and (ev.days is None or day < ev.day + ev.days):
                 for j, s in enumerate(sets):
                     if s.name == ev.ad_set and ev.platform in (None, s.platform):
                         factors[j] *= ev.factor
@@ -611,7 +709,6 @@ class Market:
     def _step(self) -> None:
         day = self.day
         self._create_pending(day)
-        d = self.date_of(day)
         st = self.live_state()
         sets: list[AdSet] = st["sets"]
         n, nset = st["n"], len(sets)
@@ -620,9 +717,7 @@ class Market:
         specs = {p: self.spec(p) for p in PLATFORMS}
 
         # ad set level: spend, CPM factor, deliverable impressions
-        has_live_ad = (
-            np.bincount(st["ad_set_of"][st["ad_live"]], minlength=nset) > 0 if n else np.zeros(nset, bool)
-        )
+        has_live_ad = np.bincount(st["ad_set_of"][st["ad_live"]], minlength=nset) > 0 if n else np.zeros(nset, bool)
         active = st["set_live"] & has_live_ad
         u_spend = noise.uniform("underdelivery", st["set_keys"], day)
         under = np.array([specs[p].underdelivery for p in plat])
@@ -638,16 +733,12 @@ class Market:
         set_of = st["ad_set_of"]
         learn_pen = np.where(st["learning"], [specs[p].learning_cvr_penalty for p in plat], 1.0)
         sigma_cvr = np.array([specs[p].cvr_noise for p in plat])
-        cvr_day = st["cvr"] * np.exp(
-            sigma_cvr * noise.normal("cvr", st["set_keys"], day) - 0.5 * sigma_cvr**2
-        )
+        cvr_day = st["cvr"] * np.exp(sigma_cvr * noise.normal("cvr", st["set_keys"], day) - 0.5 * sigma_cvr**2)
         cvr_ad = cvr_day[set_of] * st["m_cvr"] * learn_pen[set_of] if n else np.zeros(0)
         sharp = np.array([specs[p].delivery_sharpness for p in plat])[set_of] if n else np.zeros(0)
         dnoise = np.array([specs[p].delivery_noise for p in plat])[set_of] if n else np.zeros(0)
         z_pred = noise.normal("delivery", st["keys"], day)
-        pred = np.log(np.maximum(ctr * st["m_cvr"], 1e-12)) + dnoise * z_pred / np.sqrt(
-            1 + self._cum_impr[:n] / 20_000
-        )
+        pred = np.log(np.maximum(ctr * st["m_cvr"], 1e-12)) + dnoise * z_pred / np.sqrt(1 + self._cum_impr[:n] / 20_000)
         score = np.where(st["ad_live"], sharp * pred, -np.inf)
         w = _group_softmax(score, set_of, nset)
         spend_ad = _allocate(spend_set, w, set_of)
@@ -659,25 +750,21 @@ class Market:
         unit_ad = st["unit"][set_of]
         value = np.rint(conv * aov_ad * unit_ad).astype(np.int64)
         track = np.array([self._tracking(p, day) for p in plat])[set_of] if n else np.zeros(0)
-        attributed = np.minimum(
-            systematic_round(conv * track, noise.uniform("attribution", st["keys"], day)), conv
-        )
-        attributed_value = np.where(conv > 0, np.rint(value * attributed / np.maximum(conv, 1)), 0).astype(
-            np.int64
-        )
+        attributed = np.minimum(systematic_round(conv * track, noise.uniform("attribution", st["keys"], day)), conv)
+        attributed_value = np.where(conv > 0, np.rint(value * attributed / np.maximum(conv, 1)), 0).astype(np.int64)
 
         # noise-free expectation of what this delivery yields, for share-of-oracle scoring
         exp_impr_set = hill(spend_major / det_factor, st["i_max"], st["k"], st["alpha"])
         base_cvr = st["cvr"][set_of] * st["m_cvr"] * learn_pen[set_of] if n else np.zeros(0)
         per_impr = (
-            ctr
-            * base_cvr
-            * (st["aov"][set_of] * st["fx"][set_of] if self.scenario.objective == "value" else 1.0)
+            ctr * base_cvr * (st["aov"][set_of] * st["fx"][set_of] if self.scenario.objective == "value" else 1.0)
         )
         expected = float(np.sum(exp_impr_set[set_of] * w * per_impr)) if n else 0.0
 
         self._cum_impr[:n] += impr_ad
-        set_attr = np.bincount(set_of, weights=attributed, minlength=nset) if n else np.zeros(nset)
+        set_attr = np.asarray(
+            np.bincount(set_of, weights=attributed, minlength=nset) if n else np.zeros(nset), dtype=np.float64
+        )
         self.records.append(
             DayRecord(
                 impr_ad,
@@ -691,7 +778,7 @@ class Market:
                 set_attr,
                 expected,
                 oracle_inputs(self, st, day, ctr),
-            )  # fmt: skip
+            )
         )
         self._update_learning(sets, day)
         self.day += 1
@@ -704,9 +791,7 @@ class Market:
                 continue
             spec = self.spec(ad_set.platform)
             first = max(ad_set.learning_since, day - spec.learning_window_days + 1)
-            events = sum(
-                float(r.set_attributed[j]) for r in self.records[first : day + 1] if j < len(r.set_attributed)
-            )
+            events = sum(float(r.set_attributed[j]) for r in self.records[first : day + 1] if j < len(r.set_attributed))
             if events >= spec.learning_events:
                 ad_set.learning = False
 
@@ -734,9 +819,7 @@ class Market:
             lag = min(self.day - t - 1, len(cum) - 1)
             att = rec.attributed[s]
             conv = np.minimum(systematic_round(att * cum[lag], rec.lag_u[s]), att)
-            value = np.where(att > 0, np.rint(rec.attributed_value[s] * conv / np.maximum(att, 1)), 0).astype(
-                np.int64
-            )
+            value = np.where(att > 0, np.rint(rec.attributed_value[s] * conv / np.maximum(att, 1)), 0).astype(np.int64)
             cols["slot"].append(s)
             cols["day"].append(np.full(len(s), t, dtype=np.int64))
             cols["impressions"].append(rec.impressions[s])
@@ -744,14 +827,13 @@ class Market:
             cols["spend"].append(rec.spend[s])
             cols["conversions"].append(conv)
             cols["value"].append(value)
-        out: dict[str, Any] = {
-            k: (np.concatenate(v) if v else np.zeros(0, dtype=np.int64)) for k, v in cols.items()
-        }
+        out: dict[str, Any] = {k: (np.concatenate(v) if v else np.zeros(0, dtype=np.int64)) for k, v in cols.items()}
         out["ads"] = [self.slots[i] for i in out["slot"]]
         return out
 
-    def truth(self, platform: str | None = None, account_id: str | None = None,
-              first: int = 0, last: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    def truth(
+        self, platform: str | None = None, account_id: str | None = None, first: int = 0, last: int | None = None
+    ) -> list[dict[str, Any]]:
         """Delivered and currently reported figures per (platform, account, ad, day), account currency."""
         rows: list[dict[str, Any]] = []
         last = self.day - 1 if last is None else last
@@ -764,17 +846,25 @@ class Market:
                 t = int(rep["day"][i])
                 rec = self.records[t]
                 slot = ad.slot
-                rows.append({
-                    "platform": acc.platform, "account_id": acc.id, "currency": acc.currency,
-                    "campaign_id": ad.campaign_id, "ad_set_id": ad.ad_set_id, "ad_id": ad.id,
-                    "date": self.date_of(t).isoformat(),
-                    "impressions": int(rec.impressions[slot]), "clicks": int(rec.clicks[slot]),
-                    "spend_minor": int(rec.spend[slot]), "spend": _major(int(rec.spend[slot]), unit),
-                    "delivered_conversions": int(rec.conversions[slot]),
-                    "delivered_value_minor": int(rec.value[slot]),
-                    "reported_conversions": int(rep["conversions"][i]),
-                    "reported_value_minor": int(rep["value"][i]),
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "platform": acc.platform,
+                        "account_id": acc.id,
+                        "currency": acc.currency,
+                        "campaign_id": ad.campaign_id,
+                        "ad_set_id": ad.ad_set_id,
+                        "ad_id": ad.id,
+                        "date": self.date_of(t).isoformat(),
+                        "impressions": int(rec.impressions[slot]),
+                        "clicks": int(rec.clicks[slot]),
+                        "spend_minor": int(rec.spend[slot]),
+                        "spend": _major(int(rec.spend[slot]), unit),
+                        "delivered_conversions": int(rec.conversions[slot]),
+                        "delivered_value_minor": int(rec.value[slot]),
+                        "reported_conversions": int(rep["conversions"][i]),
+                        "reported_value_minor": int(rep["value"][i]),
+                    }
+                )
         return rows
 
 
@@ -789,9 +879,7 @@ def _kind(entity: object) -> str:
 
 def _check_status(status: str) -> None:
     if status not in ("ACTIVE", "PAUSED", "ARCHIVED", "DELETED"):
-        raise SandboxError(
-            "invalid", "status", f"status must be ACTIVE, PAUSED, ARCHIVED or DELETED, not {status!r}"
-        )
+        raise SandboxError("invalid", "status", f"status must be ACTIVE, PAUSED, ARCHIVED or DELETED, not {status!r}")
 
 
 def _group_softmax(score: FloatArray, group: NDArray[np.int64], ngroups: int) -> FloatArray:

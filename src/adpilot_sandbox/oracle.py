@@ -33,13 +33,12 @@ def curve_marginal(
     """d(curve_value)/d(budget)."""
     x = np.maximum(b, 1e-12) / c
     ka = np.power(k, a)
-    return np.asarray(
-        v / c * i_max * a * ka * np.power(x, a - 1) / np.power(np.power(x, a) + ka, 2), dtype=np.float64
-    )
+    return np.asarray(v / c * i_max * a * ka * np.power(x, a - 1) / np.power(np.power(x, a) + ka, 2), dtype=np.float64)
 
 
-def _budget_at(lam: float, v: FloatArray, c: FloatArray, i_max: FloatArray, k: FloatArray, a: FloatArray,
-               cap: float) -> FloatArray:  # fmt: skip
+def _budget_at(
+    lam: float, v: FloatArray, c: FloatArray, i_max: FloatArray, k: FloatArray, a: FloatArray, cap: float
+) -> FloatArray:
     """Each ad set's best budget when a unit of budget is worth ``lam`` (maximizes value - lam * budget)."""
     peak = np.where(a > 1, k * np.power(np.maximum(a - 1, 0) / (a + 1), 1 / a), 0.0) * c
     lo = np.maximum(peak, 1e-9)
@@ -54,9 +53,7 @@ def _budget_at(lam: float, v: FloatArray, c: FloatArray, i_max: FloatArray, k: F
     return np.where((v > 0) & worth, b, 0.0)
 
 
-def allocate(
-    total: float, v: FloatArray, c: FloatArray, i_max: FloatArray, k: FloatArray, a: FloatArray
-) -> FloatArray:
+def allocate(total: float, v: FloatArray, c: FloatArray, i_max: FloatArray, k: FloatArray, a: FloatArray) -> FloatArray:
     """Split ``total`` to equalize marginal returns (λ-bisection on the budget constraint)."""
     if total <= 0 or not len(v) or not np.any(v > 0):
         return np.zeros(len(v))

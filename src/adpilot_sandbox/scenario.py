@@ -144,7 +144,8 @@ class Scenario(_Model):
         return self
 
     def platform(self, name: str) -> PlatformSpec:
-        return self.platforms.get(name, PlatformSpec())  # type: ignore[call-overload]
+        spec: PlatformSpec | None = self.platforms.get(name)  # type: ignore[call-overload]
+        return spec if spec is not None else PlatformSpec()
 
 
 def parse_scenario(data: object, *, source: str = "scenario") -> Scenario:

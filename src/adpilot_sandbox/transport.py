@@ -23,9 +23,7 @@ class SyncASGITransport(httpx.BaseTransport):
     async def _send(self, request: httpx.Request) -> httpx.Response:
         response = await self._inner.handle_async_request(request)
         content = await response.aread()
-        return httpx.Response(
-            response.status_code, headers=response.headers, content=content, request=request
-        )
+        return httpx.Response(response.status_code, headers=response.headers, content=content, request=request)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
