@@ -43,7 +43,9 @@ def test_serve_answers_on_its_port() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [*SANDBOX, "serve", "--scenario", "demo", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [*SANDBOX, "serve", "--scenario", "demo", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
