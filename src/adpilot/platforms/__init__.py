@@ -1,0 +1,1 @@
+"""Platform adapters: Meta, X and TikTok behind one port, each with client, mapping and adapter modules."""
