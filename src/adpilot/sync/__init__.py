@@ -1,0 +1,1 @@
+"""Incremental sync: plan windows, fetch, keep raw pages, replace windows atomically."""
