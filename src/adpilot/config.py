@@ -41,9 +41,7 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    data_dir: Path = Field(
-        default_factory=default_data_dir, description="Where the warehouse, lake and key live."
-    )
+    data_dir: Path = Field(default_factory=default_data_dir, description="Where the warehouse, lake and key live.")
     warehouse_url: str | None = Field(
         default=None,
         description="duckdb:///path/file.duckdb or postgresql://user:pass@host:port/db.",

@@ -99,9 +99,7 @@ class Lake:
         _atomic_write(path, _envelope(key, request or {}, status, body))
         return path
 
-    def quarantine(
-        self, key: PageKey, body: Any, *, reason: str, request: Mapping[str, Any] | None = None
-    ) -> Path:
+    def quarantine(self, key: PageKey, body: Any, *, reason: str, request: Mapping[str, Any] | None = None) -> Path:
         """Set aside a page that could not be mapped, with the reason, instead of failing the sync."""
         path = self._page_path(key, self.root / "_quarantine")
         _atomic_write(path, _envelope(key, request or {}, 0, body, reason=reason))
@@ -122,9 +120,7 @@ class Lake:
             "window": None
             if commit.window is None
             else [commit.window.start.isoformat(), commit.window.end.isoformat()],
-            "pages": [
-                str(Path(p).relative_to(self.root)) if Path(p).is_absolute() else p for p in commit.pages
-            ],
+            "pages": [str(Path(p).relative_to(self.root)) if Path(p).is_absolute() else p for p in commit.pages],
         }
         path = self.root / "_commits" / name
         _atomic_write(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
@@ -177,7 +173,5 @@ class Lake:
                     quarantined += 1
                 else:
                     pages += 1
-        commits = (
-            len(list((self.root / "_commits").glob("*.json"))) if (self.root / "_commits").is_dir() else 0
-        )
+        commits = len(list((self.root / "_commits").glob("*.json"))) if (self.root / "_commits").is_dir() else 0
         return {"pages": pages, "commits": commits, "quarantined": quarantined, "bytes": size}

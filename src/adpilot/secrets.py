@@ -39,9 +39,7 @@ class SecretBox:
             return cls(settings.encryption_key.get_secret_value().encode())
         path = settings.key_file
         if not path.exists():
-            raise SecretsError(
-                f"no encryption key: run `adpilot init` or set ADPILOT_ENCRYPTION_KEY ({path})"
-            )
+            raise SecretsError(f"no encryption key: run `adpilot init` or set ADPILOT_ENCRYPTION_KEY ({path})")
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
             raise SecretsError(f"key file {path} is readable by others (mode {mode:o}); chmod 600 it")
@@ -54,6 +52,4 @@ class SecretBox:
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except InvalidToken:
-            raise SecretsError(
-                "a stored secret cannot be decrypted with this key (was the key replaced?)"
-            ) from None
+            raise SecretsError("a stored secret cannot be decrypted with this key (was the key replaced?)") from None

@@ -28,11 +28,7 @@ def init_workspace(settings: Settings, warehouse: Warehouse, location: str) -> I
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     created = False if settings.encryption_key is not None else create_key_file(settings.key_file)
     version = warehouse.migrate()
-    key = (
-        "ADPILOT_ENCRYPTION_KEY (environment)"
-        if settings.encryption_key is not None
-        else str(settings.key_file)
-    )
+    key = "ADPILOT_ENCRYPTION_KEY (environment)" if settings.encryption_key is not None else str(settings.key_file)
     return InitReport(str(settings.data_dir), location, version, key, created)
 
 
@@ -48,9 +44,7 @@ class RebuildReport:
 MapperKey = tuple[str, str]  # (platform, stream)
 
 
-def rebuild_warehouse(
-    warehouse: Warehouse, lake: Lake, mappers: Mapping[MapperKey, PageMapper]
-) -> RebuildReport:
+def rebuild_warehouse(warehouse: Warehouse, lake: Lake, mappers: Mapping[MapperKey, PageMapper]) -> RebuildReport:
     """Empty the synced tables and replay every committed run of the lake, oldest first.
 
     Refuses before touching the warehouse when a committed run has no mapper or a page is unreadable,

@@ -21,12 +21,8 @@ from adpilot.domain import (
 DAY0 = date(2026, 3, 1)
 
 
-def window(
-    platform: Platform = Platform.META, account: str = "act_1", start: int = 0, days: int = 7
-) -> InsightWindow:
-    return InsightWindow(
-        platform, account, DateWindow(DAY0 + timedelta(start), DAY0 + timedelta(start + days - 1))
-    )
+def window(platform: Platform = Platform.META, account: str = "act_1", start: int = 0, days: int = 7) -> InsightWindow:
+    return InsightWindow(platform, account, DateWindow(DAY0 + timedelta(start), DAY0 + timedelta(start + days - 1)))
 
 
 def insight(
@@ -50,18 +46,12 @@ def insight(
     )  # fmt: skip
 
 
-def account(
-    platform: Platform = Platform.META, account_id: str = "act_1", currency: str = "USD"
-) -> AdAccount:
-    return AdAccount(
-        platform, account_id, f"Account {account_id}", currency, "America/New_York", Status.ACTIVE, "1"
-    )
+def account(platform: Platform = Platform.META, account_id: str = "act_1", currency: str = "USD") -> AdAccount:
+    return AdAccount(platform, account_id, f"Account {account_id}", currency, "America/New_York", Status.ACTIVE, "1")
 
 
 def campaign(platform: Platform = Platform.META, cid: str = "c1", currency: str = "USD") -> Campaign:
-    return Campaign(
-        platform, "act_1", cid, "Spring", Status.ACTIVE, "ACTIVE", currency, "OUTCOME_SALES", None
-    )
+    return Campaign(platform, "act_1", cid, "Spring", Status.ACTIVE, "ACTIVE", currency, "OUTCOME_SALES", None)
 
 
 def ad_set(

@@ -73,8 +73,7 @@ def sync_run(wh: SqlWarehouse, lake: Lake, stream: str, run: str, at: datetime, 
     """What a sync does: pages to the lake, the mapped result to the warehouse, then the commit."""
     window = DateWindow(START, START + timedelta(days=6)) if stream == "insights" else None
     paths = tuple(
-        str(lake.write_page(PageKey("meta", "act_1", stream, START, at, run, i), body))
-        for i, body in enumerate(bodies)
+        str(lake.write_page(PageKey("meta", "act_1", stream, START, at, run, i), body)) for i, body in enumerate(bodies)
     )
     commit = LakeCommit("meta", "act_1", stream, run, at, window, paths)
     replay = MAPPERS[("meta", stream)](commit, [lake.read_page(p) for p in paths])
@@ -109,9 +108,7 @@ def test_rebuild_reproduces_the_synced_state(warehouse: SqlWarehouse, tmp_path: 
     sync_run(warehouse, lake, "ad_sets", "e2", later, [{"data": [{"id": "s1", "daily_budget": "7000"}]}])
     sync_run(warehouse, lake, "insights", "i2", later, [{"rows": [["a1", 0, 150], ["a1", 1, 250]]}])
     # an uncommitted run (the process died before its warehouse write) is not replayed
-    lake.write_page(
-        PageKey("meta", "act_1", "insights", START, later + timedelta(hours=1), "dead", 0), {"rows": []}
-    )
+    lake.write_page(PageKey("meta", "act_1", "insights", START, later + timedelta(hours=1), "dead", 0), {"rows": []})
     before = snapshot(warehouse)
 
     report = rebuild_warehouse(warehouse, lake, MAPPERS)

@@ -27,7 +27,7 @@ from adpilot.domain import (
 )
 from adpilot.errors import MigrationError
 from adpilot.ports.insight_batch import InsightBatch
-from adpilot.ports.warehouse import Bookmark, Grain, PerformanceQuery
+from adpilot.ports.warehouse import Bookmark, ConnectionRecord, Grain, PerformanceQuery
 from adpilot.warehouse._sql import SqlWarehouse
 from adpilot.warehouse.migrations import LATEST_VERSION, MIGRATIONS, Migration
 
@@ -48,9 +48,7 @@ def test_migrate_is_idempotent(warehouse: SqlWarehouse) -> None:
 
 
 def test_failed_migration_leaves_schema_as_it_was(warehouse: SqlWarehouse) -> None:
-    bad = Migration(
-        LATEST_VERSION + 1, "half good", ("CREATE TABLE would_exist (x INTEGER)", "CREATE TABLE broken (")
-    )
+    bad = Migration(LATEST_VERSION + 1, "half good", ("CREATE TABLE would_exist (x INTEGER)", "CREATE TABLE broken ("))
     with pytest.raises(MigrationError, match=rf"migration {LATEST_VERSION + 1} \(half good\) failed"):
         warehouse.migrate([*MIGRATIONS, bad])
     assert warehouse.schema_version() == LATEST_VERSION
@@ -89,9 +87,7 @@ def test_history_records_budget_status_and_bid_changes(warehouse: SqlWarehouse) 
     same = warehouse.upsert_entities([ad_set(5000)], source="sync", at=T0 + timedelta(hours=1))
     assert (same.inserted, same.updated, same.changes) == (0, 0, 0)
     later = T0 + timedelta(days=1)
-    changed = warehouse.upsert_entities(
-        [ad_set(6000, status=Status.PAUSED, bid=120)], source="agent:budget", at=later
-    )
+    changed = warehouse.upsert_entities([ad_set(6000, status=Status.PAUSED, bid=120)], source="agent:budget", at=later)
     assert (changed.inserted, changed.updated, changed.changes) == (0, 1, 4)
     new = [c for c in warehouse.entity_history(Platform.META, Level.AD_SET, "s1") if c.changed_at == later]
     assert {(c.field, c.old_value, c.new_value, c.source) for c in new} == {
@@ -137,9 +133,7 @@ def test_replace_touches_only_its_account_and_platform(warehouse: SqlWarehouse) 
     assert len(warehouse.read_insights(window(Platform.X, "x1"))) == 1
 
 
-def test_a_failed_replace_leaves_the_old_window(
-    warehouse: SqlWarehouse, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_replace_leaves_the_old_window(warehouse: SqlWarehouse, monkeypatch: pytest.MonkeyPatch) -> None:
     original = [insight("a1", d) for d in range(7)]
     replace(warehouse, window(), original)
     real = warehouse._transaction
@@ -183,9 +177,7 @@ def test_window_replacement_matches_a_model(warehouse: SqlWarehouse, ops: list[A
     model: dict[tuple[str, date], int] = {}
     for start, length, ads, seed in ops:
         win = window(start=start, days=length)
-        rows = [
-            insight(f"a{a}", start + d, spend=seed + a * 7 + d) for a in sorted(ads) for d in range(length)
-        ]
+        rows = [insight(f"a{a}", start + d, spend=seed + a * 7 + d) for a in sorted(ads) for d in range(length)]
         for key in [k for k in model if k[1] in win.window]:
             del model[key]
         model.update({(r.ad_id, r.day): r.spend.minor for r in rows})
@@ -203,9 +195,7 @@ def _load_two_currencies(wh: SqlWarehouse) -> None:
             FxRate(DAY0 - timedelta(days=30), "USD", "JPY", Decimal("150")),
         ]
     )
-    replace(
-        wh, window(), [insight("a1", 0, spend=1000, value=3000), insight("a1", 1, spend=1000, value=3000)]
-    )
+    replace(wh, window(), [insight("a1", 0, spend=1000, value=3000), insight("a1", 1, spend=1000, value=3000)])
     replace(
         wh,
         window(Platform.TIKTOK, "tt1"),
@@ -275,9 +265,7 @@ def test_performance_filters_and_grains(warehouse: SqlWarehouse) -> None:
         [insight("a1", 0, ad_set="s1"), insight("a2", 0, ad_set="s2"), insight("a3", 1, ad_set="s2")],
     )
     win = DateWindow(DAY0, DAY0 + timedelta(days=6))
-    by_set = warehouse.read_performance(
-        PerformanceQuery(win, Grain.AD_SET, by_day=False), reporting_currency="USD"
-    )
+    by_set = warehouse.read_performance(PerformanceQuery(win, Grain.AD_SET, by_day=False), reporting_currency="USD")
     assert {r.key["ad_set_id"]: r.impressions for r in by_set} == {"s1": 1000, "s2": 2000}
     only = warehouse.read_performance(
         PerformanceQuery(win, Grain.AD, ad_set_ids=("s2",), ad_ids=("a3",)), reporting_currency="USD"
@@ -298,9 +286,7 @@ def test_bookmarks_round_trip_and_overwrite(warehouse: SqlWarehouse) -> None:
 
 
 def test_audit_appends_and_reads_newest_first(warehouse: SqlWarehouse) -> None:
-    events = [
-        AuditEvent(T0 + timedelta(minutes=i), "agent", "action.applied", f"s{i}", {"i": i}) for i in range(3)
-    ]
+    events = [AuditEvent(T0 + timedelta(minutes=i), "agent", "action.applied", f"s{i}", {"i": i}) for i in range(3)]
     assert warehouse.append_audit(events) == 3
     warehouse.append_audit([AuditEvent(T0, "alice", "action.approved", "s9", {"note": "ok"})])
     got = warehouse.read_audit(limit=10, kind="action.applied")
@@ -328,6 +314,18 @@ def test_clear_synced_data_keeps_bookmarks_audit_fx_and_others_history(warehouse
     assert stats["sync_state"] == stats["audit_log"] == stats["fx_rates"] == stats["entity_changes"] == 1
     (kept,) = warehouse.entity_history(Platform.META, Level.AD_SET, "s1")
     assert (kept.source, kept.old_value, kept.new_value) == ("agent:budget", "5000", "9000")
+
+
+def test_connections_round_trip(warehouse: SqlWarehouse) -> None:
+    rec = ConnectionRecord(Platform.X, "18ce54d4x5t", "Shop X", "http://127.0.0.1:8800", "gAAAA-cipher", "ok", None, T0)
+    warehouse.save_connection(rec)
+    assert warehouse.connections() == [rec]
+    warehouse.set_connection_status(Platform.X, "18ce54d4x5t", "auth_failed", "token revoked")
+    (got,) = warehouse.connections(Platform.X)
+    assert (got.status, got.last_error, got.credentials) == ("auth_failed", "token revoked", "gAAAA-cipher")
+    assert warehouse.connections(Platform.META) == []
+    assert warehouse.delete_connection(Platform.X, "18ce54d4x5t") is True
+    assert warehouse.delete_connection(Platform.X, "18ce54d4x5t") is False
 
 
 def test_stats(warehouse: SqlWarehouse) -> None:

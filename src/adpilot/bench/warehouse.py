@@ -36,9 +36,7 @@ def synthetic_batch(ads: int, first_day: date, days: int, seed: int) -> InsightB
     return InsightBatch.from_columns(window, columns)
 
 
-def synthetic_columns(
-    ads: int, first_day: date, days: int, seed: int
-) -> tuple[InsightWindow, dict[str, Any]]:
+def synthetic_columns(ads: int, first_day: date, days: int, seed: int) -> tuple[InsightWindow, dict[str, Any]]:
     """The raw columns of :func:`synthetic_batch`, before validation."""
     rng = np.random.default_rng(seed)
     n = ads * days
@@ -47,9 +45,7 @@ def synthetic_columns(
     impressions = rng.integers(0, 20_000, n)
     clicks = rng.binomial(impressions, 0.012)
     conversions = rng.binomial(clicks, 0.05)
-    window = InsightWindow(
-        Platform.META, ACCOUNT, DateWindow(first_day, first_day + timedelta(days=days - 1))
-    )
+    window = InsightWindow(Platform.META, ACCOUNT, DateWindow(first_day, first_day + timedelta(days=days - 1)))
     return (
         window,
         {

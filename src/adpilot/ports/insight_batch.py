@@ -157,6 +157,5 @@ def _validate(window: InsightWindow, table: pa.Table) -> None:
         if dup.num_rows:
             first = dup.slice(0, 1).to_pylist()[0]
             raise InvalidRows(
-                f"ad_id/day: {dup.num_rows} duplicate (ad, day) pair(s); "
-                f"first: {first['ad_id']} {first['day']}"
+                f"ad_id/day: {dup.num_rows} duplicate (ad, day) pair(s); first: {first['ad_id']} {first['day']}"
             )

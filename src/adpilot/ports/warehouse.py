@@ -94,6 +94,20 @@ class Bookmark:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectionRecord:
+    """How to reach one ad account. ``credentials`` is ciphertext: the warehouse never sees a secret."""
+
+    platform: Platform
+    account_id: str
+    name: str
+    base_url: str
+    credentials: str
+    status: str  # ok | auth_failed | disabled
+    last_error: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class WarehouseStats:
     engine: str
     location: str
@@ -123,9 +137,7 @@ class Warehouse(Protocol):
 
     def read_insights(self, window: InsightWindow) -> list[DailyInsight]: ...
 
-    def read_performance(
-        self, query: PerformanceQuery, *, reporting_currency: str
-    ) -> list[PerformanceRow]: ...
+    def read_performance(self, query: PerformanceQuery, *, reporting_currency: str) -> list[PerformanceRow]: ...
 
     def entity_history(self, platform: Platform, level: Level, entity_id: str) -> list[EntityChange]: ...
 
@@ -142,6 +154,14 @@ class Warehouse(Protocol):
     def put_fx_rates(self, rates: Iterable[FxRate]) -> int: ...
 
     def fx_rates(self) -> list[FxRate]: ...
+
+    def save_connection(self, record: ConnectionRecord) -> None: ...
+
+    def connections(self, platform: Platform | None = None) -> list[ConnectionRecord]: ...
+
+    def delete_connection(self, platform: Platform, account_id: str) -> bool: ...
+
+    def set_connection_status(self, platform: Platform, account_id: str, status: str, error: str | None) -> None: ...
 
     def clear_synced_data(self) -> None:
         """Empty entities, insights and sync-observed history: the start of a rebuild.

@@ -29,6 +29,7 @@ from adpilot.ports.warehouse import (
     GRAIN_KEYS,
     SYNC_SOURCE,
     Bookmark,
+    ConnectionRecord,
     Grain,
     PerformanceQuery,
     PerformanceRow,
@@ -119,9 +120,7 @@ class SqlWarehouse(abc.ABC):
                         continue
                     for statement in m.statements:
                         tx.execute(
-                            statement.replace("{ts}", self.timestamp_type).replace(
-                                "{insights_key}", self.insights_key
-                            )
+                            statement.replace("{ts}", self.timestamp_type).replace("{insights_key}", self.insights_key)
                         )
                     tx.execute(
                         "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
@@ -131,9 +130,7 @@ class SqlWarehouse(abc.ABC):
             except MigrationError:
                 raise
             except Exception as exc:
-                raise MigrationError(
-                    f"migration {m.version} ({m.name}) failed and was rolled back: {exc}"
-                ) from exc
+                raise MigrationError(f"migration {m.version} ({m.name}) failed and was rolled back: {exc}") from exc
         if not migrations:
             return self.schema_version()
         return max(version, self.schema_version())
@@ -156,9 +153,7 @@ class SqlWarehouse(abc.ABC):
                 tx.stage(stg, spec.arrow(list(by_key.values())))
                 join = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
                 id_col = f"t.{spec.id_column}"
-                differs = " OR ".join(
-                    f"t.{c} IS DISTINCT FROM s.{c}" for c in spec.names if c not in spec.key
-                )
+                differs = " OR ".join(f"t.{c} IS DISTINCT FROM s.{c}" for c in spec.names if c not in spec.key)
                 change_of = {
                     f: f"({id_col} IS NULL AND s.{f} IS NOT NULL) "
                     f"OR ({id_col} IS NOT NULL AND t.{f} IS DISTINCT FROM s.{f})"
@@ -185,9 +180,7 @@ class SqlWarehouse(abc.ABC):
                         (str(spec.level), field, when, source),
                     )
                 cols = ", ".join(spec.names)
-                sets = ", ".join(
-                    f"{c} = excluded.{c}" for c in (*spec.names, "updated_at") if c not in spec.key
-                )
+                sets = ", ".join(f"{c} = excluded.{c}" for c in (*spec.names, "updated_at") if c not in spec.key)
                 tx.execute(
                     f"INSERT INTO {spec.table} ({cols}, updated_at) SELECT {cols}, ? FROM {stg} "
                     f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {sets}",
@@ -283,8 +276,7 @@ class SqlWarehouse(abc.ABC):
     def get_bookmark(self, platform: Platform, account_id: str, stream: str) -> Bookmark | None:
         with self._transaction() as tx:
             rows = tx.query(
-                "SELECT state, updated_at FROM sync_state "
-                "WHERE platform = ? AND account_id = ? AND stream = ?",
+                "SELECT state, updated_at FROM sync_state WHERE platform = ? AND account_id = ? AND stream = ?",
                 (str(platform), account_id, stream),
             )
         if not rows:
@@ -333,8 +325,7 @@ class SqlWarehouse(abc.ABC):
         params.append(limit)
         with self._transaction() as tx:
             rows = tx.query(
-                f"SELECT occurred_at, actor, kind, subject, details FROM audit_log{where} "
-                "ORDER BY id DESC LIMIT ?",
+                f"SELECT occurred_at, actor, kind, subject, details FROM audit_log{where} ORDER BY id DESC LIMIT ?",
                 params,
             )
         return [AuditEvent(as_utc(r[0]), r[1], r[2], r[3], orjson.loads(r[4])) for r in rows]
@@ -368,6 +359,52 @@ class SqlWarehouse(abc.ABC):
     def _fx_rates(tx: Tx) -> list[FxRate]:
         rows = tx.query("SELECT day, base, quote, rate FROM fx_rates ORDER BY day, base, quote")
         return [FxRate(r[0], r[1], r[2], Decimal(r[3]).normalize()) for r in rows]
+
+    # -- connections -------------------------------------------------------------------------------------
+    def save_connection(self, record: ConnectionRecord) -> None:
+        with self._transaction() as tx:
+            tx.execute(
+                "INSERT INTO connections (platform, account_id, name, base_url, credentials, status, last_error, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, account_id) DO UPDATE SET "
+                "name = excluded.name, base_url = excluded.base_url, credentials = excluded.credentials, "
+                "status = excluded.status, last_error = excluded.last_error, updated_at = excluded.updated_at",
+                (
+                    str(record.platform),
+                    record.account_id,
+                    record.name,
+                    record.base_url,
+                    record.credentials,
+                    record.status,
+                    record.last_error,
+                    utc_naive(record.updated_at),
+                ),
+            )
+
+    def connections(self, platform: Platform | None = None) -> list[ConnectionRecord]:
+        where, params = ("", []) if platform is None else (" WHERE platform = ?", [str(platform)])
+        with self._transaction() as tx:
+            rows = tx.query(
+                "SELECT platform, account_id, name, base_url, credentials, status, last_error, updated_at "
+                f"FROM connections{where} ORDER BY platform, account_id",
+                params,
+            )
+        return [ConnectionRecord(Platform(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], as_utc(r[7])) for r in rows]
+
+    def delete_connection(self, platform: Platform, account_id: str) -> bool:
+        with self._transaction() as tx:
+            found = tx.query(
+                "SELECT count(*) FROM connections WHERE platform = ? AND account_id = ?", (str(platform), account_id)
+            )[0][0]
+            tx.execute("DELETE FROM connections WHERE platform = ? AND account_id = ?", (str(platform), account_id))
+        return bool(found)
+
+    def set_connection_status(self, platform: Platform, account_id: str, status: str, error: str | None) -> None:
+        with self._transaction() as tx:
+            tx.execute(
+                "UPDATE connections SET status = ?, last_error = ?, updated_at = ? "
+                "WHERE platform = ? AND account_id = ?",
+                (status, error, utc_naive(datetime.now(UTC)), str(platform), account_id),
+            )
 
     # -- maintenance -----------------------------------------------------------------------------------
     def clear_synced_data(self) -> None:

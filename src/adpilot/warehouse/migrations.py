@@ -86,4 +86,18 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        2,
+        "platform connections with encrypted credentials",
+        (
+            """CREATE TABLE connections (
+                platform VARCHAR NOT NULL, account_id VARCHAR NOT NULL, name VARCHAR NOT NULL,
+                base_url VARCHAR NOT NULL, credentials VARCHAR NOT NULL, status VARCHAR NOT NULL,
+                last_error VARCHAR, updated_at {ts} NOT NULL, PRIMARY KEY (platform, account_id))""",
+        ),
+    ),
+)
+
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

@@ -69,12 +69,9 @@ class _PgTx:
 
     def stage(self, name: str, table: pa.Table) -> None:
         cols = pgsql.SQL(", ").join(
-            pgsql.SQL("{} {}").format(pgsql.Identifier(f.name), pgsql.SQL(_pg_type(f.type)))
-            for f in table.schema
+            pgsql.SQL("{} {}").format(pgsql.Identifier(f.name), pgsql.SQL(_pg_type(f.type))) for f in table.schema
         )
-        self._conn.execute(
-            pgsql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(pgsql.Identifier(name), cols)
-        )
+        self._conn.execute(pgsql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(pgsql.Identifier(name), cols))
         self.append(name, table)
 
     def append(self, target: str, table: pa.Table) -> None:
@@ -95,9 +92,7 @@ class PostgresWarehouse(SqlWarehouse):
     timestamp_type = "TIMESTAMPTZ"
     insights_key = ", PRIMARY KEY (platform, account_id, day, ad_id)"
 
-    def __init__(
-        self, url: str, *, schema: str = "adpilot", pool_size: int = 4, connect_timeout: int = 5
-    ) -> None:
+    def __init__(self, url: str, *, schema: str = "adpilot", pool_size: int = 4, connect_timeout: int = 5) -> None:
         self._url = url
         self._schema = schema
         target = describe_target(url)
@@ -106,9 +101,7 @@ class PostgresWarehouse(SqlWarehouse):
             with psycopg.connect(url, connect_timeout=connect_timeout) as probe:
                 probe.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(schema)))
         except psycopg.Error as exc:
-            reason = (
-                " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
-            )
+            reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
             password = conninfo_to_dict(url).get("password")
             if password:
                 reason = reason.replace(str(password), "***")
