@@ -121,6 +121,7 @@ class Lake:
             if commit.window is None
             else [commit.window.start.isoformat(), commit.window.end.isoformat()],
             "pages": [str(Path(p).relative_to(self.root)) if Path(p).is_absolute() else p for p in commit.pages],
+            "context": commit.context,
         }
         path = self.root / "_commits" / name
         _atomic_write(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
@@ -143,6 +144,7 @@ class Lake:
                     fetched_at=datetime.fromisoformat(doc["fetched_at"]),
                     window=None if window is None else DateWindow(*(date.fromisoformat(d) for d in window)),
                     pages=tuple(doc["pages"]),
+                    context=dict(doc.get("context") or {}),
                 )
             except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 raise LakeError(f"commit {path.name}: unreadable ({exc})") from None

@@ -59,6 +59,17 @@ class SkippableError(PlatformError):
     disposition = Disposition.SKIP
 
 
+class MalformedPage(SkippableError):
+    """A page that cannot be mapped (missing or mistyped fields). It is quarantined with the reason;
+    the window it belongs to is left as it was and retried on the next run."""
+
+    def __init__(self, platform: str, message: str, *, stream: str, body: object, request: dict[str, object]) -> None:
+        super().__init__(platform, message)
+        self.stream = stream
+        self.body = body
+        self.request = request
+
+
 class AccountFatal(PlatformError):
     """Stops one account's sync (token expired or revoked, permission missing); others go on."""
 

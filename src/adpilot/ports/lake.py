@@ -46,6 +46,7 @@ class LakeCommit:
     fetched_at: datetime
     window: DateWindow | None
     pages: tuple[str, ...] = field(default=())
+    context: dict[str, str] = field(default_factory=dict)  # what mapping needs: account currency, time zone
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ def plan_insights(
     *,
     today: date,
     synced_through: date | None,
+    synced_from: date | None = None,
     since: date | None = None,
     backfill_days: int = 90,
     lookback_days: int | None = None,
@@ -55,7 +56,8 @@ def plan_insights(
     """Complete days only (through yesterday in the account's time zone).
 
     * ``full`` or no bookmark: from ``since`` (default: ``backfill_days`` ago).
-    * otherwise: from the earlier of the day after the bookmark and the start of the lookback.
+    * otherwise: from the earlier of the day after the bookmark and the start of the lookback, but never
+      before the first day ever synced (``synced_from``) or ``since``.
     """
     last = today - timedelta(days=1)
     lookback = LOOKBACK_DAYS[platform] if lookback_days is None else lookback_days
@@ -64,8 +66,8 @@ def plan_insights(
         reason = "full backfill" if full else "first sync: backfill"
     else:
         first = min(synced_through + timedelta(days=1), today - timedelta(days=lookback))
-        if since is not None:
-            first = max(first, since)
+        floor = max(d for d in (synced_from, since, date.min) if d is not None)
+        first = max(first, floor)
         reason = f"incremental with {lookback}-day lookback"
     if first > last:
         return InsightPlan((), "nothing to fetch: already through yesterday")
