@@ -7,7 +7,6 @@ encrypted with the workspace key (:class:`adpilot.secrets.SecretBox`) before the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
@@ -15,6 +14,7 @@ import orjson
 
 from adpilot.domain.ids import Platform
 from adpilot.errors import ConfigError
+from adpilot.ports.platform import Connection
 from adpilot.ports.warehouse import ConnectionRecord, Warehouse
 from adpilot.secrets import SecretBox
 
@@ -30,23 +30,6 @@ DEFAULT_BASE_URLS = {
     Platform.X: "https://ads-api.x.com",
     Platform.TIKTOK: "https://business-api.tiktok.com",
 }
-
-
-@dataclass(frozen=True)
-class Connection:
-    """A decrypted connection, for adapters only. ``repr`` never shows the credentials."""
-
-    platform: Platform
-    account_id: str
-    name: str
-    base_url: str
-    credentials: Mapping[str, str]
-    status: str = "ok"
-    last_error: str | None = None
-
-    def __repr__(self) -> str:
-        keys = ", ".join(sorted(self.credentials))
-        return f"Connection({self.platform}/{self.account_id} at {self.base_url}, credentials: {keys})"
 
 
 def check_credentials(platform: Platform, credentials: Mapping[str, str | None]) -> dict[str, str]:

@@ -105,9 +105,9 @@ def test_pause_and_resume_work_on_delivering_levels(level: Level) -> None:
 
 @pytest.mark.parametrize("level", [Level.ACCOUNT, Level.CREATIVE])
 def test_accounts_and_creatives_are_not_paused(level: Level) -> None:
-    with pytest.raises(ValueError, match="^target: only campaigns, ad sets and ads"):
+    with pytest.raises(ValueError, match=r"^target: only campaigns, ad sets and ads"):
         pause(target=ref(level))
-    with pytest.raises(ValueError, match="^target: only campaigns, ad sets and ads"):
+    with pytest.raises(ValueError, match=r"^target: only campaigns, ad sets and ads"):
         resume(target=ref(level))
 
 

@@ -26,9 +26,7 @@ def imports_of(path: Path) -> set[str]:
 def project_imports(package: str) -> dict[str, set[str]]:
     root = SRC.joinpath(*package.split("."))
     return {
-        str(p.relative_to(SRC)): {
-            m for m in imports_of(p) if m.split(".")[0] in ("adpilot", "adpilot_sandbox")
-        }
+        str(p.relative_to(SRC)): {m for m in imports_of(p) if m.split(".")[0] in ("adpilot", "adpilot_sandbox")}
         for p in sorted(root.rglob("*.py"))
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -14,6 +14,23 @@ from adpilot.domain.metrics import DateWindow
 from adpilot.domain.money import Money
 from adpilot.domain.status import Status
 from adpilot.ports.insight_batch import InsightBatch
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A decrypted connection, for adapters only. ``repr`` never shows the credentials."""
+
+    platform: Platform
+    account_id: str
+    name: str
+    base_url: str
+    credentials: Mapping[str, str]
+    status: str = "ok"
+    last_error: str | None = None
+
+    def __repr__(self) -> str:
+        keys = ", ".join(sorted(self.credentials))
+        return f"Connection({self.platform}/{self.account_id} at {self.base_url}, credentials: {keys})"
 
 
 @dataclass(frozen=True, slots=True)
