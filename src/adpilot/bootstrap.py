@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from adpilot.accounts import AccountStore
 from adpilot.config import Settings
 from adpilot.lake import Lake
 from adpilot.ports.lake import PageMapper
+from adpilot.secrets import SecretBox
 from adpilot.services import MapperKey
 from adpilot.warehouse._sql import SqlWarehouse
 from adpilot.warehouse.factory import open_warehouse
@@ -28,6 +30,10 @@ class Container:
     @property
     def lake(self) -> Lake:
         return Lake(self.settings.lake_dir)
+
+    @property
+    def accounts(self) -> AccountStore:
+        return AccountStore(self.warehouse, SecretBox.from_settings(self.settings))
 
     def page_mappers(self) -> dict[MapperKey, PageMapper]:
         """Raw-page mappers per (platform, stream); the platform adapters register theirs here."""

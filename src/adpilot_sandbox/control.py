@@ -131,6 +131,12 @@ def routes(sandbox: Sandbox) -> list[Route]:
     async def credentials(request: Request) -> JSON:
         return json_response(sandbox.auth.credentials())
 
+    async def fx(request: Request) -> JSON:
+        sc = m.scenario
+        return json_response(
+            {"reporting_currency": sc.reporting_currency, "since": sc.start_date.isoformat(), "rates": sc.fx_rates}
+        )
+
     async def media(request: Request) -> Response:
         p = request.path_params
         try:
@@ -148,5 +154,6 @@ def routes(sandbox: Sandbox) -> list[Route]:
         Route("/_sandbox/oracle", oracle, methods=["GET"]),
         Route("/_sandbox/writes", writes, methods=["GET"]),
         Route("/_sandbox/credentials", credentials, methods=["GET"]),
+        Route("/_sandbox/fx", fx, methods=["GET"]),
         Route("/_sandbox/media/{platform}/{account_id}/{ref}", media, methods=["GET"]),
     ]

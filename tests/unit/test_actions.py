@@ -199,9 +199,7 @@ def test_idempotency_key_is_deterministic() -> None:
     assert len(key) == 32
     assert all(c in "0123456789abcdef" for c in key)
     # Built from str() of the parts, so equal values give equal keys.
-    assert key == idempotency_key(
-        "cycle-42", "set_budget", "meta/act_1/ad_set/ad_set-1", Money.of_major("50", "USD")
-    )
+    assert key == idempotency_key("cycle-42", "set_budget", "meta/act_1/ad_set/ad_set-1", Money.of_major("50", "USD"))
 
 
 BASE = ("cycle-42", ActionKind.SET_BUDGET, ref(Level.AD_SET), Money("USD", 5000))

@@ -51,9 +51,7 @@ def test_config_file_location_from_environment(tmp_path: Path, monkeypatch: pyte
         ("ADPILOT_LOG_LEVEL", "LOUD", "ADPILOT_LOG_LEVEL"),
     ],
 )
-def test_invalid_values_name_their_key(
-    monkeypatch: pytest.MonkeyPatch, env: str, value: str, message: str
-) -> None:
+def test_invalid_values_name_their_key(monkeypatch: pytest.MonkeyPatch, env: str, value: str, message: str) -> None:
     monkeypatch.setenv(env, value)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_settings()

@@ -94,9 +94,7 @@ def creative(**over: Any) -> Creative:
 def test_valid_entities_and_refs() -> None:
     assert account().ref == EntityRef(Platform.META, "act_1", Level.ACCOUNT, "act_1")
     assert account().status is Status.ACTIVE
-    assert campaign(daily_budget=Money("USD", 5000)).ref == EntityRef(
-        Platform.META, "act_1", Level.CAMPAIGN, "c1"
-    )
+    assert campaign(daily_budget=Money("USD", 5000)).ref == EntityRef(Platform.META, "act_1", Level.CAMPAIGN, "c1")
     s = ad_set(daily_budget=Money("JPY", 0), bid=Money("JPY", 120))
     assert s.ref == EntityRef(Platform.X, "18ce54d4x5t", Level.AD_SET, "li1")
     assert str(s.ref) == "x/18ce54d4x5t/ad_set/li1"
@@ -209,9 +207,7 @@ def test_different_copy_is_a_different_asset(a: str, b: str) -> None:
 
 def test_asset_id_for_bytes_is_sha256() -> None:
     # sha256 of the empty string
-    assert asset_id_for_bytes(b"") == (
-        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-    )
+    assert asset_id_for_bytes(b"") == ("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     assert asset_id_for_bytes(b"\x89PNG") != asset_id_for_bytes(b"\x89PNg")
     assert asset_id_for_bytes(b"abc") == asset_id_for_bytes(b"abc")
 

@@ -167,9 +167,7 @@ def test_of_major_refuses_non_numbers(amount: str) -> None:
         Money.of_major(amount, "USD")
 
 
-@pytest.mark.parametrize(
-    "amount", ["NaN", "Infinity", "-Infinity", Decimal("NaN"), float("inf"), float("nan"), "sNaN"]
-)
+@pytest.mark.parametrize("amount", ["NaN", "Infinity", "-Infinity", Decimal("NaN"), float("inf"), float("nan"), "sNaN"])
 def test_of_major_refuses_non_finite(amount: str | float | Decimal) -> None:
     with pytest.raises(CurrencyError, match=r"amount"):
         Money.of_major(amount, "USD")

@@ -94,9 +94,7 @@ def test_unknown_values_map_to_unknown(platform: Platform, raw: str) -> None:
         (TIKTOK, "Ad_Status_Audit_Deny", Status.REJECTED),
     ],
 )
-def test_normalize_status_is_case_insensitive_and_strips(
-    platform: Platform, raw: str, expected: Status
-) -> None:
+def test_normalize_status_is_case_insensitive_and_strips(platform: Platform, raw: str, expected: Status) -> None:
     assert normalize_status(platform, raw) is expected
 
 
@@ -121,9 +119,7 @@ KNOWN = [
     left=st.sampled_from(["", " ", "\t", "\n "]),
     right=st.sampled_from(["", " ", "\t", " \r\n"]),
 )
-def test_case_and_padding_do_not_matter(
-    known: tuple[Platform, str], flips: list[bool], left: str, right: str
-) -> None:
+def test_case_and_padding_do_not_matter(known: tuple[Platform, str], flips: list[bool], left: str, right: str) -> None:
     platform, raw = known
     mixed = "".join(c.lower() if flip else c for c, flip in zip(raw, flips, strict=False))
     assert normalize_status(platform, left + mixed + right) is normalize_status(platform, raw)

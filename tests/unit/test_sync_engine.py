@@ -97,7 +97,7 @@ def engine(tmp_path: Path, fake: FakePlatform, name: str = "w") -> tuple[SyncEng
     wh = DuckDBWarehouse(tmp_path / f"{name}.duckdb")
     wh.migrate()
     clock = lambda: datetime.combine(fake.today, datetime.min.time(), UTC) + timedelta(hours=12)  # noqa: E731
-    return SyncEngine(wh, Lake(tmp_path / f"{name}-lake"), clock=clock, backfill_days=20), wh
+    return SyncEngine(wh, Lake(tmp_path / f"{name}-lake"), clock=clock, backfill_days=20, chunk_days=7), wh
 
 
 def all_rows(wh: DuckDBWarehouse) -> list[DailyInsight]:

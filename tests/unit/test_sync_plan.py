@@ -16,7 +16,14 @@ TODAY = date(2026, 3, 10)
 def test_first_sync_backfills_through_yesterday() -> None:
     plan = plan_insights(Platform.META, today=TODAY, synced_through=None, backfill_days=30)
     assert plan.window == DateWindow(TODAY - timedelta(days=30), TODAY - timedelta(days=1))
-    assert all(c.days <= 7 for c in plan.chunks)
+    assert [c.days for c in plan.chunks] == [28, 2]
+
+
+def test_lookback_never_reaches_before_the_first_synced_day() -> None:
+    plan = plan_insights(
+        Platform.META, today=TODAY, synced_through=TODAY - timedelta(days=1), synced_from=TODAY - timedelta(days=10)
+    )
+    assert plan.window == DateWindow(TODAY - timedelta(days=10), TODAY - timedelta(days=1))
 
 
 def test_incremental_rereads_the_lookback() -> None:

@@ -31,6 +31,16 @@ app.add_typer(config_app, name="config")
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(bench_app, name="bench")
 
+
+def _register_sync_commands() -> None:
+    from adpilot.entrypoints import cli_sync
+
+    app.add_typer(cli_sync.accounts_app, name="accounts")
+    app.add_typer(cli_sync.fx_app, name="fx")
+    app.command("sync")(cli_sync.sync_command)
+    app.command("report")(cli_sync.report_command)
+
+
 out = Console()
 err = Console(stderr=True)
 
@@ -177,6 +187,9 @@ def bench_warehouse(
         doc = {"benchmark": "warehouse", "ads": ads, "days": days, "goals": GOALS, "results": results}
         json_out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
         out.print(f"figures written to {json_out}")
+
+
+_register_sync_commands()
 
 
 def main() -> None:

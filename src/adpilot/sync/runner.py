@@ -108,8 +108,10 @@ class SyncEngine:
         *,
         clock: Clock = lambda: datetime.now(UTC),
         backfill_days: int = 90,
+        chunk_days: int | None = None,
         progress: ProgressSink | None = None,
     ) -> None:
+        self.chunk_days = chunk_days
         self.warehouse = warehouse
         self.lake = lake
         self.clock = clock
@@ -182,6 +184,7 @@ class SyncEngine:
             since=since,
             backfill_days=self.backfill_days,
             full=full,
+            chunk_days=self.chunk_days,
         )
         result.window = plan.window
         result.message = plan.reason

@@ -1,0 +1,296 @@
+"""``adpilot accounts``, ``adpilot sync``, ``adpilot report`` and ``adpilot fx``: thin over the services."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+import httpx
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from adpilot.bootstrap import Container
+from adpilot.domain.fx import FxRate
+from adpilot.domain.ids import Platform
+from adpilot.domain.metrics import DateWindow
+from adpilot.errors import ConfigError
+from adpilot.ports.warehouse import Grain, PerformanceQuery
+from adpilot.sync import runner
+from adpilot.sync.service import sync_blocking
+
+accounts_app = typer.Typer(no_args_is_help=True, help="Connect and manage ad accounts.")
+fx_app = typer.Typer(no_args_is_help=True, help="Exchange rates into the reporting currency.")
+out = Console()
+
+
+def _container(ctx: typer.Context) -> Container:
+    from adpilot.entrypoints.cli import _container as get
+
+    return get(ctx)
+
+
+@accounts_app.command("add")
+def accounts_add(
+    ctx: typer.Context,
+    platform: Annotated[Platform, typer.Argument(help="meta, x or tiktok")],
+    account: Annotated[str, typer.Option("--account", help="The ad account id.")],
+    access_token: Annotated[str | None, typer.Option(envvar="ADPILOT_ACCESS_TOKEN", show_default=False)] = None,
+    app_id: Annotated[str | None, typer.Option(envvar="ADPILOT_APP_ID", show_default=False)] = None,
+    app_secret: Annotated[str | None, typer.Option(envvar="ADPILOT_APP_SECRET", show_default=False)] = None,
+    consumer_key: Annotated[str | None, typer.Option(envvar="ADPILOT_X_CONSUMER_KEY", show_default=False)] = None,
+    consumer_secret: Annotated[str | None, typer.Option(envvar="ADPILOT_X_CONSUMER_SECRET", show_default=False)] = None,
+    access_token_secret: Annotated[
+        str | None, typer.Option(envvar="ADPILOT_X_ACCESS_TOKEN_SECRET", show_default=False)
+    ] = None,
+    base_url: Annotated[str | None, typer.Option(help="API base URL (default: the platform's).")] = None,
+    name: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Add an account with credentials from options or the environment (no prompts: for scripts and CI)."""
+    given: dict[str, str | None] = {"access_token": access_token}
+    if platform is Platform.META:
+        given |= {"app_id": app_id, "app_secret": app_secret}
+    elif platform is Platform.X:
+        given |= {
+            "consumer_key": consumer_key,
+            "consumer_secret": consumer_secret,
+            "access_token_secret": access_token_secret,
+        }
+    else:
+        given |= {"app_id": app_id, "secret": app_secret}
+    conn = _container(ctx).accounts.add(
+        platform, account, {k: v for k, v in given.items() if v}, base_url=base_url, name=name
+    )
+    out.print(f"added {conn.platform} account {conn.account_id} at {conn.base_url}")
+
+
+@accounts_app.command("list")
+def accounts_list(ctx: typer.Context) -> None:
+    """Connected accounts and their state (credentials are never shown)."""
+    table = Table("platform", "account", "name", "base URL", "status", "last error")
+    for c in _container(ctx).accounts.all():
+        table.add_row(str(c.platform), c.account_id, c.name, c.base_url, c.status, c.last_error or "")
+    out.print(table)
+
+
+@accounts_app.command("remove")
+def accounts_remove(ctx: typer.Context, platform: Platform, account: str) -> None:
+    """Forget an account and its credentials (its synced data stays)."""
+    if not _container(ctx).accounts.remove(platform, account):
+        raise ConfigError(f"account: no {platform} account {account} is connected")
+    out.print(f"removed {platform} account {account}")
+
+
+@accounts_app.command("use-sandbox")
+def accounts_use_sandbox(
+    ctx: typer.Context, url: Annotated[str, typer.Argument(help="e.g. http://127.0.0.1:8800")]
+) -> None:
+    """Point every platform at a running sandbox and add all of its accounts, with its FX rates."""
+    c = _container(ctx)
+    added = c.accounts.use_sandbox(url)
+    try:
+        fx = httpx.get(f"{url.rstrip('/')}/_sandbox/fx", timeout=10).json()
+        since = date.fromisoformat(fx["since"])
+        rates = [FxRate(since, cur, fx["reporting_currency"], Decimal(str(r))) for cur, r in fx["rates"].items()]
+        c.warehouse.put_fx_rates(rates)
+    except (httpx.HTTPError, KeyError, ValueError):
+        rates = []
+    for conn in added:
+        out.print(f"added {conn.platform} account {conn.account_id} at {conn.base_url}")
+    out.print(f"{len(added)} account(s), {len(rates)} FX rate(s) from the sandbox")
+
+
+def _progress_sink(progress: Progress) -> runner.ProgressSink:
+    tasks: dict[tuple[str, str, str], TaskID] = {}
+
+    def sink(p: runner.Progress) -> None:
+        key = (p.platform, p.account_id, p.stream)
+        if key not in tasks:
+            tasks[key] = progress.add_task(f"{p.platform} {p.account_id} {p.stream}", total=max(p.total, 1))
+        progress.update(tasks[key], completed=p.done, total=max(p.total, 1), note=p.note)
+
+    return sink
+
+
+def sync_command(
+    ctx: typer.Context,
+    platform: Annotated[Platform | None, typer.Option(help="Only this platform.")] = None,
+    account: Annotated[str | None, typer.Option(help="Only this account id.")] = None,
+    since: Annotated[str | None, typer.Option(help="First day to fetch (YYYY-MM-DD).")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Refetch everything from --since (or the backfill).")] = False,
+) -> None:
+    """Sync entities and daily insights of the connected accounts into the warehouse."""
+    c = _container(ctx)
+    connections = [
+        conn
+        for conn in c.accounts.all(platform)
+        if account in (None, conn.account_id, conn.account_id.removeprefix("act_"))
+    ]
+    if not connections:
+        raise ConfigError("accounts: nothing to sync; add one with `adpilot accounts add` or `use-sandbox`")
+    since_day = date.fromisoformat(since) if since else None
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=out, transient=False) as progress:
+        engine = runner.SyncEngine(
+            c.warehouse, c.lake if c.settings.lake_enabled else None, progress=_progress_sink(progress)
+        )
+        summary = sync_blocking(
+            engine,
+            connections,
+            since=since_day,
+            full=full,
+            on_auth_failure=lambda conn, msg: c.accounts.mark(conn.platform, conn.account_id, "auth_failed", msg),
+        )
+    for conn in connections:
+        if all(r.status != "auth_failed" for r in summary.results if r.account_id == conn.account_id):
+            c.accounts.mark(conn.platform, conn.account_id, "ok", None)
+    table = Table(
+        "platform",
+        "account",
+        "stream",
+        "status",
+        "rows",
+        "pages",
+        "requests",
+        "retries",
+        "throttled",
+        "waited s",
+        "quarantined",
+        "note",
+        title="sync summary",
+        title_justify="left",
+    )
+    for r in summary.results:
+        stats = summary.stats.get((r.platform, r.account_id))
+        table.add_row(
+            r.platform,
+            r.account_id,
+            r.stream,
+            r.status,
+            f"{r.rows:,}",
+            f"{r.pages:,}",
+            f"{stats.requests:,}" if stats and r.stream == "insights" else "",
+            f"{stats.retries:,}" if stats and r.stream == "insights" else "",
+            f"{stats.throttled:,}" if stats and r.stream == "insights" else "",
+            f"{stats.waited_seconds:.0f}" if stats and r.stream == "insights" else "",
+            str(r.quarantined or ""),
+            r.message,
+        )
+    out.print(table)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+REPORT_GRAINS = {
+    "platform": Grain.PLATFORM,
+    "account": Grain.ACCOUNT,
+    "campaign": Grain.CAMPAIGN,
+    "ad_set": Grain.AD_SET,
+    "ad": Grain.AD,
+    "asset": Grain.ASSET,
+    "day": Grain.PLATFORM,
+}
+
+
+def _ratio(num: Decimal | int, den: Decimal | int, scale: int = 1) -> str:
+    return f"{Decimal(num) * scale / Decimal(den):.2f}" if den else ""
+
+
+def report_command(
+    ctx: typer.Context,
+    by: Annotated[str, typer.Option(help="platform, account, campaign, ad_set, ad, asset or day")] = "platform",
+    since: Annotated[str | None, typer.Option(help="First day (default: 28 days ago).")] = None,
+    until: Annotated[str | None, typer.Option(help="Last day (default: yesterday).")] = None,
+    platform: Annotated[Platform | None, typer.Option()] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """Cross-platform KPIs in the reporting currency: spend, impressions, clicks, CTR, conversions, CPA, ROAS."""
+    c = _container(ctx)
+    if by not in REPORT_GRAINS:
+        raise typer.BadParameter(f"unknown grouping {by!r}", param_hint="--by")
+    if fmt not in ("table", "csv", "json"):
+        raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
+    today = datetime.now(UTC).date()
+    window = DateWindow(
+        date.fromisoformat(since) if since else today - timedelta(days=28),
+        date.fromisoformat(until) if until else today - timedelta(days=1),
+    )
+    query = PerformanceQuery(window, REPORT_GRAINS[by], by_day=by == "day", platforms=(platform,) if platform else ())
+    rows = c.warehouse.read_performance(query, reporting_currency=c.settings.reporting_currency)
+    cur = c.settings.reporting_currency
+    records: list[dict[str, Any]] = []
+    for r in rows:
+        spend, value = r.spend_reporting.to_major(), r.conversion_value_reporting.to_major()
+        records.append(
+            {
+                **dict(r.key),
+                **({"day": r.day.isoformat()} if r.day else {}),
+                f"spend_{cur}": str(spend),
+                "impressions": r.impressions,
+                "clicks": r.clicks,
+                "ctr_pct": _ratio(r.clicks, r.impressions, 100),
+                "conversions": str(r.conversions),
+                f"cpa_{cur}": _ratio(spend, r.conversions),
+                "roas": _ratio(value, spend),
+            }
+        )
+    if fmt == "json":
+        typer.echo(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode())
+    elif fmt == "csv":
+        buf = io.StringIO()
+        if records:
+            writer = csv.DictWriter(buf, fieldnames=list(records[0]))
+            writer.writeheader()
+            writer.writerows(records)
+        typer.echo(buf.getvalue(), nl=False)
+    else:
+        table = Table(
+            *(records[0].keys() if records else ["(no data)"]),
+            title=f"{window.start} .. {window.end}, {cur}",
+            title_justify="left",
+        )
+        for rec in records:
+            table.add_row(*(str(v) for v in rec.values()))
+        out.print(table)
+
+
+@fx_app.command("set")
+def fx_set(
+    ctx: typer.Context,
+    currency: str,
+    rate: Annotated[str, typer.Argument(help="Reporting-currency units per unit of CURRENCY.")],
+    day: Annotated[str | None, typer.Option("--date", help="Effective from (default: today).")] = None,
+) -> None:
+    """Record a rate; each day uses the latest rate on or before it."""
+    c = _container(ctx)
+    try:
+        fx = FxRate(
+            date.fromisoformat(day) if day else datetime.now(UTC).date(),
+            currency.upper(),
+            c.settings.reporting_currency,
+            Decimal(rate),
+        )
+    except (ValueError, ArithmeticError) as exc:
+        raise ConfigError(f"fx: {exc}") from None
+    c.warehouse.put_fx_rates([fx])
+    out.print(f"1 {fx.base} = {fx.rate} {fx.quote} from {fx.day}")
+
+
+@fx_app.command("list")
+def fx_list(ctx: typer.Context) -> None:
+    """Every stored rate."""
+    table = Table("date", "base", "quote", "rate")
+    for r in _container(ctx).warehouse.fx_rates():
+        table.add_row(r.day.isoformat(), r.base, r.quote, str(r.rate))
+    out.print(table)
