@@ -13,6 +13,9 @@ import pytest
 from adpilot.warehouse._sql import SqlWarehouse
 from adpilot.warehouse.duckdb import DuckDBWarehouse
 from adpilot.warehouse.postgres import PostgresWarehouse
+from adpilot_sandbox.sandbox import Sandbox
+from adpilot_sandbox.scenario import load_scenario
+from tests.harness import Harness
 
 POSTGRES_URL = os.environ.get("ADPILOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_SERVICES = os.environ.get("ADPILOT_REQUIRE_SERVICES") == "1"
@@ -70,6 +73,20 @@ ENGINES = [
     pytest.param("duckdb", id="duckdb"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ]
+
+
+@pytest.fixture
+def demo_sandbox() -> Sandbox:
+    """A fresh demo sandbox (60 days of history)."""
+    return Sandbox(load_scenario("demo"))
+
+
+@pytest.fixture
+def harness(demo_sandbox: Sandbox) -> Iterator[Harness]:
+    """Platform adapters wired to the in-process demo sandbox."""
+    h = Harness(demo_sandbox)
+    yield h
+    h.close()
 
 
 @pytest.fixture(params=ENGINES)

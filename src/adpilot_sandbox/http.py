@@ -29,11 +29,14 @@ async def form_and_query(request: Request) -> dict[str, Any]:
         ctype.startswith("application/x-www-form-urlencoded") or ctype.startswith("multipart/form-data")
     ):
         form = await request.form()
-        for key, value in form.multi_items():
-            if hasattr(value, "read"):
-                params[key] = {"filename": getattr(value, "filename", key), "content": await value.read()}
-            else:
-                params[key] = value
+        try:
+            for key, value in form.multi_items():
+                if hasattr(value, "read"):
+                    params[key] = {"filename": getattr(value, "filename", key), "content": await value.read()}
+                else:
+                    params[key] = value
+        finally:
+            await form.close()  # uploaded files are spooled to temporary files
     return params
 
 

@@ -167,7 +167,11 @@ class MetaAdapter:
 
     async def live_state(self, ref: EntityRef) -> LiveState:
         account = await self._account(ref.account_id)
-        row = await self.api.get(ref.entity_id, {"fields": "id,status,effective_status,daily_budget,bid_amount"})
+        fields = {
+            Level.AD_SET: "id,status,effective_status,daily_budget,bid_amount",
+            Level.CAMPAIGN: "id,status,effective_status,daily_budget",
+        }.get(ref.level, "id,status,effective_status")
+        row = await self.api.get(ref.entity_id, {"fields": fields})
         raw = str(row.get("status", ""))
         budget, bid = row.get("daily_budget"), row.get("bid_amount")
         return LiveState(
