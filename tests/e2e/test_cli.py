@@ -59,9 +59,7 @@ def test_unreachable_postgres_is_one_line_with_password_masked() -> None:
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(
-        "error: cannot connect to PostgreSQL at 127.0.0.1:1, database 'adsdb' as user 'ads'"
-    )
+    assert lines[0].startswith("error: cannot connect to PostgreSQL at 127.0.0.1:1, database 'adsdb' as user 'ads'")
     assert "hunter2" not in result.stderr + result.stdout
 
 

@@ -40,9 +40,7 @@ def _free_port() -> int:
 def live_url(sandbox: Sandbox) -> Iterator[str]:
     """The sandbox served by uvicorn on a free loopback port, for SDKs that bring their own HTTP stack."""
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(sandbox), host="127.0.0.1", port=port, log_level="error")
-    )
+    server = uvicorn.Server(uvicorn.Config(create_app(sandbox), host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -26,15 +26,11 @@ def test_advance_refuses_bad_input(client: httpx.Client) -> None:
 
 def test_truth_rows_restate_as_days_pass(client: httpx.Client) -> None:
     day = "2026-03-05"
-    before = client.get("/_sandbox/truth", params={"platform": "meta", "since": day, "until": day}).json()[
-        "rows"
-    ]
+    before = client.get("/_sandbox/truth", params={"platform": "meta", "since": day, "until": day}).json()["rows"]
     assert before and all(r["date"] == day for r in before)
     assert sum(r["reported_conversions"] for r in before) <= sum(r["delivered_conversions"] for r in before)
     client.post("/_sandbox/advance", json={"days": 10})
-    after = client.get("/_sandbox/truth", params={"platform": "meta", "since": day, "until": day}).json()[
-        "rows"
-    ]
+    after = client.get("/_sandbox/truth", params={"platform": "meta", "since": day, "until": day}).json()["rows"]
     assert [r["ad_id"] for r in after] == [r["ad_id"] for r in before]
     assert sum(r["reported_conversions"] for r in after) > sum(r["reported_conversions"] for r in before)
     assert [r["spend_minor"] for r in after] == [r["spend_minor"] for r in before]
