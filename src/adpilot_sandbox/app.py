@@ -76,5 +76,6 @@ def create_app(sandbox: Sandbox) -> Starlette:
         return native_error(platform_of_path(request.url.path), 500, "An unexpected error has occurred.")
 
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, Exception: crashed})
+    app.router.redirect_slashes = False  # TikTok answers a slash-less path with 404, never a redirect
     app.state.sandbox = sandbox
     return app

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets as _secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,6 +51,7 @@ class Auth:
     tokens: dict[str, Token] = field(default_factory=dict)
     nonces: set[tuple[str, str]] = field(default_factory=set)
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)  # one-time auth codes / request tokens
+    issued: int = 0
 
     def __post_init__(self) -> None:
         s = self.seed
@@ -129,8 +129,13 @@ class Auth:
         return changed
 
     # -- authorization flows ---------------------------------------------------------------------------
+    def _next_secret(self, kind: str, n: int) -> str:
+        """Deterministic by seed and issue order, so a replayed flow issues the same values."""
+        self.issued += 1
+        return _det_hex(self.seed, "issued", kind, self.issued, n=n)
+
     def issue_code(self, platform: str, **data: Any) -> str:
-        code = _secrets.token_hex(16)
+        code = self._next_secret("code", 32)
         self.codes[code] = {"platform": platform, **data}
         return code
 
@@ -143,16 +148,16 @@ class Auth:
     def mint(
         self, platform: str, *, lifetime: timedelta | None, now: datetime, kind: str, secret: bool = False
     ) -> Token:
-        value = ("EAAB" if platform == "meta" else "") + _secrets.token_hex(24)
+        value = ("EAAB" if platform == "meta" else "") + self._next_secret("token", 48)
         if platform == "x":
-            value = f"{self.primary('x').value.split('-')[0]}-{_secrets.token_hex(15)}"
+            value = f"{self.primary('x').value.split('-')[0]}-{self._next_secret('token', 30)}"
         return self.add(
             Token(
                 value,
                 platform,
                 tuple(self.accounts.get(platform, [])),
                 None if lifetime is None else now + lifetime,
-                secret=_secrets.token_hex(22) if secret else None,
+                secret=self._next_secret("secret", 44) if secret else None,
                 kind=kind,
             )
         )
