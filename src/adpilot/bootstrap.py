@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 
 from adpilot.accounts import AccountStore
@@ -36,8 +37,16 @@ class Container:
         return AccountStore(self.warehouse, SecretBox.from_settings(self.settings))
 
     def page_mappers(self) -> dict[MapperKey, PageMapper]:
-        """Raw-page mappers per (platform, stream); the platform adapters register theirs here."""
-        return {}
+        """Raw-page mappers per (platform, stream), from each platform's ``replay`` module."""
+        mappers: dict[MapperKey, PageMapper] = {}
+        for platform in ("meta", "x", "tiktok"):
+            try:
+                module = importlib.import_module(f"adpilot.platforms.{platform}.replay")
+            except ModuleNotFoundError:
+                continue
+            for stream in ("entities", "insights"):
+                mappers[(platform, stream)] = getattr(module, stream)
+        return mappers
 
     def close(self) -> None:
         if self._warehouse is not None:

@@ -106,10 +106,11 @@ class Lake:
         return path
 
     def commit(self, commit: LakeCommit) -> Path:
+        part = "all" if commit.window is None else commit.window.start.isoformat()
         name = (
             f"{_stamp(commit.fetched_at)}-{_part('platform', commit.platform)}-"
             f"{_part('account_id', commit.account_id)}-{_part('stream', commit.stream)}-"
-            f"{_part('run_id', commit.run_id)}.json"
+            f"{_part('run_id', commit.run_id)}-{part}.json"
         )
         doc = {
             "platform": commit.platform,

@@ -48,6 +48,14 @@ def test_commits_come_back_oldest_first(tmp_path: Path) -> None:
     assert lake.stats() == {"pages": 2, "commits": 2, "quarantined": 0, "bytes": lake.stats()["bytes"]}
 
 
+def test_every_window_of_one_run_keeps_its_own_commit(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    for start in (date(2026, 1, 1), date(2026, 1, 29)):
+        window = DateWindow(start, start + timedelta(days=27))
+        lake.commit(LakeCommit("meta", "act_1", "insights", "r1", T0, window, ()))
+    assert [c.window.start for c in lake.commits() if c.window] == [date(2026, 1, 1), date(2026, 1, 29)]
+
+
 def test_quarantine_keeps_the_reason(tmp_path: Path) -> None:
     lake = Lake(tmp_path)
     path = lake.quarantine(key(), {"data": "not a list"}, reason="data: expected a list")
