@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from adpilot_sandbox.auth import Auth
 from adpilot_sandbox.faults import Faults
 from adpilot_sandbox.market import Market
 from adpilot_sandbox.scenario import Scenario
+
+T = TypeVar("T")
+MEMO_SIZE = 16
 
 
 @dataclass
@@ -19,6 +23,7 @@ class Sandbox:
     auth: Auth = field(init=False)
     faults: Faults = field(init=False)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # async report jobs, any platform
+    _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.market = Market(self.scenario)
@@ -29,6 +34,21 @@ class Sandbox:
         self.faults = Faults(self.scenario.seed)
         for platform, values in self.scenario.faults.items():
             self.faults.spec(platform).update(dict(values))
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """A query result computed once per market state: every page of a report reuses it.
+
+        The key is combined with the market's version (delivered days and writes), so a result never
+        outlives a change that could alter it.
+        """
+        m = self.market
+        full = (key, m.day, len(m.write_log), len(m.ads), len(m.ad_sets))
+        if full not in self._memo:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.pop(next(iter(self._memo)))
+            self._memo[full] = compute()
+        result: T = self._memo[full]
+        return result
 
     def before_request(self, platform: str) -> None:
         """Count the request and apply time-triggered faults (token revocation and restoration)."""

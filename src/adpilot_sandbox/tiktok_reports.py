@@ -35,11 +35,29 @@ LEVELS = {
 }
 TIME_DIMENSIONS = ("stat_time_day", "stat_time_hour")
 NUMERIC_METRICS = (
-    "spend", "billed_cost", "cash_spend", "voucher_spend", "impressions", "clicks", "ctr", "cpc", "cpm",
-    "conversion", "cost_per_conversion", "conversion_rate", "conversion_rate_v2", "result",
-    "cost_per_result", "result_rate", "complete_payment", "cost_per_complete_payment",
-    "complete_payment_rate", "total_purchase_value", "complete_payment_roas", "value_per_complete_payment",
-)  # fmt: skip
+    "spend",
+    "billed_cost",
+    "cash_spend",
+    "voucher_spend",
+    "impressions",
+    "clicks",
+    "ctr",
+    "cpc",
+    "cpm",
+    "conversion",
+    "cost_per_conversion",
+    "conversion_rate",
+    "conversion_rate_v2",
+    "result",
+    "cost_per_result",
+    "result_rate",
+    "complete_payment",
+    "cost_per_complete_payment",
+    "complete_payment_rate",
+    "total_purchase_value",
+    "complete_payment_roas",
+    "value_per_complete_payment",
+)
 # attribute metrics by the data levels that carry them (they need the level's ID dimension)
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "advertiser_name": ("AUCTION_ADVERTISER",),
@@ -103,8 +121,9 @@ def parse_spec(p: Params, m: Market) -> ReportSpec:
     allowed_dims = tuple(dict.fromkeys((LEVELS[level], "advertiser_id", *TIME_DIMENSIONS)))
     for dim in dimensions:
         if dim not in allowed_dims:
-            raise param_error(f"dimensions: {dim} is not supported with data_level {level}; "
-                              f"supported: {', '.join(allowed_dims)}.")  # fmt: skip
+            raise param_error(
+                f"dimensions: {dim} is not supported with data_level {level}; supported: {', '.join(allowed_dims)}."
+            )
     if len(set(dimensions)) != len(dimensions):
         raise param_error("dimensions: Duplicate dimensions.")
     if all(d in dimensions for d in TIME_DIMENSIONS):
@@ -133,8 +152,10 @@ def parse_spec(p: Params, m: Market) -> ReportSpec:
         span = (end - start).days + 1
         limit = {"stat_time_day": 30, "stat_time_hour": 1}.get(time_dim or "", 365)
         if span > limit:
-            raise param_error(f"start_date, end_date: the time range {start} to {end} spans {span} days; at most "
-                              f"{limit} day{'s' if limit > 1 else ''} with dimensions {dimensions}.")  # fmt: skip
+            raise param_error(
+                f"start_date, end_date: the time range {start} to {end} spans {span} days; at most "
+                f"{limit} day{'s' if limit > 1 else ''} with dimensions {dimensions}."
+            )
         first, last = m.day_of(start), m.day_of(end)
     ids: dict[str, set[str]] = {}
     statuses: dict[str, str] = {}
@@ -147,8 +168,9 @@ def parse_spec(p: Params, m: Market) -> ReportSpec:
     assert order_type is not None
     if p.text("query_mode") not in (None, "REGULAR"):
         raise param_error("query_mode: Must be one of: REGULAR.")
-    return ReportSpec(level, dimensions, metrics, first, last, ids, statuses, order_field, order_type,
-                      p.flag("enable_total_metrics"))  # fmt: skip
+    return ReportSpec(
+        level, dimensions, metrics, first, last, ids, statuses, order_field, order_type, p.flag("enable_total_metrics")
+    )
 
 
 def _parse_filter(item: dict[str, Any], ids: dict[str, set[str]], statuses: dict[str, str]) -> None:
@@ -287,12 +309,33 @@ def _attributes(m: Market, acc: Account, level: str, entity_id: str, metrics: li
 
 def objective_type(objective: str) -> str:
     """The TikTok objective_type of a sandbox objective (scenario names are mapped; TikTok's pass through)."""
-    return {"CONVERSIONS": "WEB_CONVERSIONS", "OUTCOME_SALES": "WEB_CONVERSIONS", "LINK_CLICKS": "TRAFFIC",
-            "OUTCOME_TRAFFIC": "TRAFFIC", "OUTCOME_AWARENESS": "REACH"}.get(objective, objective)  # fmt: skip
+    return {
+        "CONVERSIONS": "WEB_CONVERSIONS",
+        "OUTCOME_SALES": "WEB_CONVERSIONS",
+        "LINK_CLICKS": "TRAFFIC",
+        "OUTCOME_TRAFFIC": "TRAFFIC",
+        "OUTCOME_AWARENESS": "REACH",
+    }.get(objective, objective)
 
 
 def _id_order(value: str) -> tuple[int, str]:
     return (len(value), value)
+
+
+def spec_key(spec: ReportSpec) -> tuple[Any, ...]:
+    """A canonical, hashable form of a report query (sets sorted), for the sandbox's memo."""
+    return (
+        spec.level,
+        tuple(spec.dimensions),
+        tuple(spec.metrics),
+        spec.first,
+        spec.last,
+        tuple(sorted((k, tuple(sorted(v))) for k, v in spec.ids.items())),
+        tuple(sorted(spec.statuses.items())),
+        spec.order_field,
+        spec.order_type,
+        spec.totals,
+    )
 
 
 def compute(m: Market, acc: Account, spec: ReportSpec) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
@@ -303,8 +346,11 @@ def compute(m: Market, acc: Account, spec: ReportSpec) -> tuple[list[dict[str, A
     for i, ad in enumerate(rep["ads"]):
         if not _keep(m, spec, ad):
             continue
-        entity = {"advertiser_id": acc.id, "campaign_id": ad.campaign_id, "adgroup_id": ad.ad_set_id,
-                  "ad_id": ad.id}[id_dim] if id_dim else ""  # fmt: skip
+        entity = (
+            {"advertiser_id": acc.id, "campaign_id": ad.campaign_id, "adgroup_id": ad.ad_set_id, "ad_id": ad.id}[id_dim]
+            if id_dim
+            else ""
+        )
         day = int(rep["day"][i]) if time_dim else -1
         figures = [int(rep[f][i]) for f in _FIELDS]
         if time_dim == "stat_time_hour":
@@ -359,13 +405,18 @@ def integrated_get(sandbox: Sandbox, acc: Account, p: Params) -> dict[str, Any]:
     spec = parse_spec(p, sandbox.market)
     page = p.integer("page", 1, 1, 10**9)
     page_size = p.integer("page_size", 10, 1, MAX_PAGE_SIZE)
-    rows, totals = compute(sandbox.market, acc, spec)
+    rows, totals = sandbox.memo(("tiktok-report", acc.id, spec_key(spec)), lambda: compute(sandbox.market, acc, spec))
     chunk, info = page_slice(rows, page, page_size, sandbox.faults)
     return {"list": chunk, "page_info": info, "total_metrics": totals}
 
 
-_OUTPUT_FORMATS = {"CSV": "CSV_DOWNLOAD", "CSV_DOWNLOAD": "CSV_DOWNLOAD", "CSV_STRING": "CSV_DOWNLOAD",
-                   "XLSX": "XLSX_DOWNLOAD", "XLSX_DOWNLOAD": "XLSX_DOWNLOAD"}  # fmt: skip
+_OUTPUT_FORMATS = {
+    "CSV": "CSV_DOWNLOAD",
+    "CSV_DOWNLOAD": "CSV_DOWNLOAD",
+    "CSV_STRING": "CSV_DOWNLOAD",
+    "XLSX": "XLSX_DOWNLOAD",
+    "XLSX_DOWNLOAD": "XLSX_DOWNLOAD",
+}
 STALL_POLLS = 25  # an ``async_stall`` task stays PROCESSING this many checks before it succeeds
 
 
@@ -379,7 +430,7 @@ def task_create(sandbox: Sandbox, acc: Account, p: Params) -> dict[str, Any]:
     file_name = p.text("file_name", max_len=255)
     if file_name is not None and _FORBIDDEN_FILE_CHARS & set(file_name):
         raise param_error("file_name: must not contain any of / \\t \\b @ # $ % ^ & * ( ) [ ].")
-    rows, _ = compute(sandbox.market, acc, spec)
+    rows, _ = sandbox.memo(("tiktok-report", acc.id, spec_key(spec)), lambda: compute(sandbox.market, acc, spec))
     table = [[*spec.dimensions, *spec.metrics]]
     table += [[r["dimensions"][d] for d in spec.dimensions] + [r["metrics"][k] for k in spec.metrics] for r in rows]
     n = sum(1 for k in sandbox.jobs if k.startswith("tiktok:"))
@@ -387,10 +438,18 @@ def task_create(sandbox: Sandbox, acc: Account, p: Params) -> dict[str, Any]:
     fail = sandbox.faults.decide(PLATFORM, "async_fail")
     stall = sandbox.faults.decide(PLATFORM, "async_stall")
     sandbox.jobs[_job_key(task_id)] = {
-        "platform": PLATFORM, "advertiser_id": acc.id, "task_id": task_id, "polls": 0, "fail": fail,
-        "stall": stall, "canceled": False, "table": table, "format": fmt,
-        "file_name": file_name or f"report_{task_id}", "created_at": sandbox.market.now.isoformat(),
-    }  # fmt: skip
+        "platform": PLATFORM,
+        "advertiser_id": acc.id,
+        "task_id": task_id,
+        "polls": 0,
+        "fail": fail,
+        "stall": stall,
+        "canceled": False,
+        "table": table,
+        "format": fmt,
+        "file_name": file_name or f"report_{task_id}",
+        "created_at": sandbox.market.now.isoformat(),
+    }
     return {"task_id": task_id}
 
 
