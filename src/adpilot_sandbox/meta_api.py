@@ -185,7 +185,7 @@ class MetaSurface:
         self.traces = 0
         self.used_codes: set[str] = set()
         self.jobs_made = 0
-        self.insights_cache: dict[tuple[Any, ...], tuple[list[dict[str, Any]], dict[str, Any] | None]] = {}
+        self.insights_cache: dict[tuple[Any, ...], tuple[list[tuple[str, dict[str, Any]]], dict[str, Any] | None]] = {}
         seed = sandbox.scenario.seed
         self.user_id = str(10**14 + stable_key(seed, "meta-user") % 10**14)
 
@@ -588,20 +588,20 @@ class MetaSurface:
             raise unsupported(method, f"{scope[1]}/insights")
         if self.sandbox.faults.decide(PLATFORM, "reduce_data"):
             raise self._reduce_data()
-        rows, summary = self._computed(call, acc, scope, q)
-        keyed = [(f"{i:09d}", r) for i, r in enumerate(rows)]
+        keyed, summary = self._computed(call, acc, scope, q)
         return self._page(call, keyed, eligible=False, summary=summary)
 
     def _computed(
         self, call: Call, acc: Account, scope: tuple[str, str], q: Query
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """Insights rows, computed once per query and market state, so paging a large report does not
-        recompute it for every page (figures change only when a day passes or something is written)."""
+    ) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any] | None]:
+        """Insights rows keyed for paging, computed once per query and market state, so paging a large report
+        does not recompute it for every page (figures change only when a day passes or something is written)."""
         m = self.g.m
         params = tuple(sorted((k, v) for k, v in call.params.items() if isinstance(v, str) and k not in PAGE_PARAMS))
         key = (acc.id, scope, params, m.day, len(m.write_log))
         if key not in self.insights_cache:
-            self.insights_cache[key] = self.insights.compute(acc, scope, q)
+            rows, summary = self.insights.compute(acc, scope, q)
+            self.insights_cache[key] = ([(f"{i:09d}", r) for i, r in enumerate(rows)], summary)
             while len(self.insights_cache) > INSIGHTS_CACHE:
                 self.insights_cache.pop(next(iter(self.insights_cache)))
         return self.insights_cache[key]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -221,6 +222,10 @@ class PageFaults:
     repeat: bool = False
 
 
+def _row_key(row: tuple[str, dict[str, Any]]) -> str:
+    return row[0]
+
+
 def page(
     call: Call,
     rows: list[tuple[str, dict[str, Any]]],
@@ -237,19 +242,18 @@ def page(
     params = call.params
     limit = param_int(params, "limit", minimum=0)
     limit = DEFAULT_LIMIT if limit is None else min(limit, MAX_LIMIT)
-    keys = [k for k, _ in rows]
     after = param_str(params, "after")
     before = param_str(params, "before")
     f = faults or PageFaults()
     if after:
         key = decode_cursor("after", after)
-        start = next((i for i, k in enumerate(keys) if k > key), len(keys))
+        start = bisect.bisect_right(rows, key, key=_row_key)  # rows are sorted by key: O(log n) a page
         if f.repeat and start > 0:
             start = max(0, start - max(limit, 1))
         chunk = rows[start : start + limit]
     elif before:
         key = decode_cursor("before", before)
-        end = next((i for i, k in enumerate(keys) if k >= key), len(keys))
+        end = bisect.bisect_left(rows, key, key=_row_key)
         start = max(0, end - limit)
         chunk = rows[start:end]
     else:
