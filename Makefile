@@ -38,6 +38,7 @@ bench: install
 	mkdir -p $(BENCH_OUT)
 	$(BIN)/adpilot bench warehouse --json $(BENCH_OUT)/warehouse.json
 	$(BIN)/adpilot-sandbox bench --json $(BENCH_OUT)/sandbox.json
+	$(BIN)/adpilot bench sync --json $(BENCH_OUT)/sync.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(BENCH_OUT)

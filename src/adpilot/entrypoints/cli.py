@@ -32,6 +32,53 @@ app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(bench_app, name="bench")
 
 
+@bench_app.command("sync")
+def bench_sync(
+    ads: Annotated[int, typer.Option(min=20, help="Ads per platform.")] = 5000,
+    days: Annotated[int, typer.Option(min=2, help="Days of history to backfill.")] = 90,
+    engines: Annotated[str, typer.Option(help="Comma-separated: duckdb,postgres.")] = "duckdb,postgres",
+    postgres_url: Annotated[
+        str, typer.Option(envvar="ADPILOT_BENCH_POSTGRES_URL", help="PostgreSQL for the benchmark.")
+    ] = "postgresql://postgres@127.0.0.1:5432/test",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here as JSON.")] = None,
+) -> None:
+    """Backfill 3 platforms x ADS ads x DAYS days from the in-process sandbox, then a daily incremental run."""
+    from adpilot.bench._measure import run_isolated
+    from adpilot.bench.sync import GOALS, check_goals, run_engine
+
+    results = []
+    for engine in [e.strip() for e in engines.split(",") if e.strip()]:
+        if engine not in GOALS:
+            raise typer.BadParameter(f"unknown engine {engine!r}", param_hint="--engines")
+        with err.status(f"sync benchmark on {engine}: 3 x {ads:,} ads x {days} days ..."):
+            result = run_isolated(run_engine, engine, ads, days, postgres_url)
+        result["goals_missed"] = check_goals(result)
+        results.append(result)
+    table = Table(title=f"sync benchmark: 3 platforms x {ads:,} ads x {days} days", title_justify="left")
+    table.add_column("figure")
+    for r in results:
+        table.add_column(r["engine"], justify="right")
+    figures: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+        ("backfill ad-days", lambda r: f"{r['backfill_ad_days']:,}"),
+        ("backfill seconds", lambda r: f"{r['backfill_seconds']:.1f}"),
+        ("ad-days/s", lambda r: f"{r['ad_days_per_s']:,}"),
+        ("backfill requests", lambda r: f"{r['backfill_requests']:,}"),
+        ("incremental ad-days", lambda r: f"{r['incremental_ad_days']:,}"),
+        ("incremental seconds", lambda r: f"{r['incremental_seconds']:.1f}"),
+        ("incremental requests", lambda r: f"{r['incremental_requests']:,}"),
+        ("peak RSS MiB", lambda r: f"{r['peak_rss_mb']:.0f}"),
+        ("goals", lambda r: "met" if not r["goals_missed"] else "; ".join(r["goals_missed"])),
+    ]
+    for label, fmt in figures:
+        table.add_row(label, *(fmt(r) for r in results))
+    out.print(table)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        doc = {"benchmark": "sync", "ads": ads, "days": days, "goals": GOALS, "results": results}
+        json_out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+        out.print(f"figures written to {json_out}")
+
+
 def _register_sync_commands() -> None:
     from adpilot.entrypoints import cli_sync
 
