@@ -69,6 +69,42 @@ def accounts_add(
     out.print(f"added {conn.platform} account {conn.account_id} at {conn.base_url}")
 
 
+@accounts_app.command("connect")
+def accounts_connect(
+    ctx: typer.Context,
+    platform: Annotated[Platform, typer.Argument(help="meta, x or tiktok")],
+    app_id: Annotated[str | None, typer.Option(envvar="ADPILOT_APP_ID", help="Meta or TikTok app id.")] = None,
+    app_secret: Annotated[str | None, typer.Option(envvar="ADPILOT_APP_SECRET", show_default=False)] = None,
+    consumer_key: Annotated[str | None, typer.Option(envvar="ADPILOT_X_CONSUMER_KEY", show_default=False)] = None,
+    consumer_secret: Annotated[str | None, typer.Option(envvar="ADPILOT_X_CONSUMER_SECRET", show_default=False)] = None,
+    base_url: Annotated[str | None, typer.Option(help="API base URL (default: the platform's).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the approval.")] = 300.0,
+) -> None:
+    """Run the platform's authorization flow with a local callback, then add every account it grants."""
+    from adpilot.accounts import DEFAULT_BASE_URLS
+    from adpilot.platforms.oauth import connect
+
+    if platform is Platform.X:
+        app = {"consumer_key": consumer_key or "", "consumer_secret": consumer_secret or ""}
+    else:
+        app = {"app_id": app_id or "", ("app_secret" if platform is Platform.META else "secret"): app_secret or ""}
+    missing = [k for k, v in app.items() if not v]
+    if missing:
+        raise ConfigError(f"{platform} app credentials: missing {', '.join(missing)}")
+    base = (base_url or DEFAULT_BASE_URLS[platform]).rstrip("/")
+
+    def show(url: str) -> None:
+        out.print(f"Open this address to approve adpilot, then come back:\n{url}", soft_wrap=True)
+
+    granted = connect(platform, base, app, show_url=show, timeout=timeout)
+    store = _container(ctx).accounts
+    for account_id in granted.account_ids:
+        store.add(platform, account_id, granted.credentials, base_url=base)
+        out.print(f"connected {platform} account {account_id}")
+    if not granted.account_ids:
+        out.print("the authorization succeeded but granted no ad account")
+
+
 @accounts_app.command("list")
 def accounts_list(ctx: typer.Context) -> None:
     """Connected accounts and their state (credentials are never shown)."""
