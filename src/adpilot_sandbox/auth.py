@@ -106,8 +106,9 @@ class Auth:
         """(consumer secret, token secret) for signature checks; request tokens of the flow count too."""
         if consumer_key != self.x_consumer_key:
             raise AuthError("invalid", "unknown consumer key")
-        if token_value in self.codes:
-            return self.x_consumer_secret, str(self.codes[token_value]["secret"])
+        code = self.codes.get(token_value)
+        if code is not None and code.get("platform") == "x" and "secret" in code:
+            return self.x_consumer_secret, str(code["secret"])
         token = self.tokens.get(token_value)
         if token is None or token.platform != "x" or token.secret is None:
             raise AuthError("invalid", "unknown access token")

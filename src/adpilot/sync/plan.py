@@ -21,9 +21,9 @@ from adpilot.domain.ids import Platform
 from adpilot.domain.metrics import DateWindow
 
 LOOKBACK_DAYS = {Platform.META: 28, Platform.TIKTOK: 14, Platform.X: 14}
-# The longest window one unit of sync covers: Meta async report jobs (28 days), X synchronous stats
-# (7 days), TikTok daily reports (30 days).
-CHUNK_DAYS = {Platform.META: 28, Platform.TIKTOK: 30, Platform.X: 7}
+# The longest window one unit of sync covers: Meta async report jobs (28 days), X async stats jobs
+# (30 days; the API allows 90, smaller windows commit progress sooner), TikTok daily reports (30 days).
+CHUNK_DAYS = {Platform.META: 28, Platform.TIKTOK: 30, Platform.X: 30}
 
 
 def account_today(now: datetime, timezone: str) -> date:
