@@ -589,7 +589,10 @@ class MetaSurface:
         if self.sandbox.faults.decide(PLATFORM, "reduce_data"):
             raise self._reduce_data()
         keyed, summary = self._computed(call, acc, scope, q)
-        return self._page(call, keyed, eligible=False, summary=summary)
+        body = self._page(call, keyed, eligible=False, summary=summary)
+        if "next" not in body.get("paging", {}):
+            self.insights_cache.clear()  # the last page: the client is done with this report
+        return body
 
     def _computed(
         self, call: Call, acc: Account, scope: tuple[str, str], q: Query

@@ -22,6 +22,9 @@ class Sandbox:
     market: Market = field(init=False)
     auth: Auth = field(init=False)
     faults: Faults = field(init=False)
+    # Wall-clock rate limits (X's request windows). Benchmarks measuring throughput turn them off; their
+    # behaviour is covered by the surfaces' tests.
+    rate_limits: bool = True
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # async report jobs, any platform
     _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False)
 
@@ -49,6 +52,11 @@ class Sandbox:
             self._memo[full] = compute()
         result: T = self._memo[full]
         return result
+
+    def forget(self, key: Hashable) -> None:
+        """Drop a memoized result (a report whose last page was served)."""
+        for full in [k for k in self._memo if isinstance(k, tuple) and k[0] == key]:
+            del self._memo[full]
 
     def before_request(self, platform: str) -> None:
         """Count the request and apply time-triggered faults (token revocation and restoration)."""

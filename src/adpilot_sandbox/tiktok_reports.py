@@ -405,8 +405,11 @@ def integrated_get(sandbox: Sandbox, acc: Account, p: Params) -> dict[str, Any]:
     spec = parse_spec(p, sandbox.market)
     page = p.integer("page", 1, 1, 10**9)
     page_size = p.integer("page_size", 10, 1, MAX_PAGE_SIZE)
-    rows, totals = sandbox.memo(("tiktok-report", acc.id, spec_key(spec)), lambda: compute(sandbox.market, acc, spec))
+    key = ("tiktok-report", acc.id, spec_key(spec))
+    rows, totals = sandbox.memo(key, lambda: compute(sandbox.market, acc, spec))
     chunk, info = page_slice(rows, page, page_size, sandbox.faults)
+    if page >= info["total_page"]:
+        sandbox.forget(key)  # the last page: the client is done with this report
     return {"list": chunk, "page_info": info, "total_metrics": totals}
 
 

@@ -96,12 +96,13 @@ class XState:
 def state_of(sandbox: Sandbox) -> XState:
     """The X surface's state for ``sandbox``, kept with it (every app over one sandbox shares it).
 
-    ``state_of(sandbox).limiter.enabled = False`` lifts the rate limits (e.g. for a benchmark).
+    ``Sandbox(..., rate_limits=False)`` lifts the rate limits (e.g. for a benchmark).
     """
     holder = sandbox.jobs.setdefault("x:state", {"platform": "x", "kind": "surface-state"})
     state = holder.get("state")
     if not isinstance(state, XState):
         state = holder["state"] = XState()
+        state.limiter.enabled = sandbox.rate_limits
     return state
 
 
