@@ -1,0 +1,1 @@
+"""TikTok Business API v1.3: client, mapping, adapter."""
