@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+import uvicorn
 
 from adpilot.warehouse._sql import SqlWarehouse
 from adpilot.warehouse.duckdb import DuckDBWarehouse
 from adpilot.warehouse.postgres import PostgresWarehouse
+from adpilot_sandbox.app import create_app
 from adpilot_sandbox.sandbox import Sandbox
 from adpilot_sandbox.scenario import load_scenario
 from tests.harness import Harness
@@ -87,6 +92,25 @@ def harness(demo_sandbox: Sandbox) -> Iterator[Harness]:
     h = Harness(demo_sandbox)
     yield h
     h.close()
+
+
+@pytest.fixture
+def served_demo() -> Iterator[tuple[str, Sandbox]]:
+    """The demo sandbox served by uvicorn on a free loopback port (for processes like the CLI)."""
+    sandbox = Sandbox(load_scenario("demo"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(sandbox), host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", sandbox
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(params=ENGINES)
