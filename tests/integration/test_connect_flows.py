@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from adpilot.domain import Platform
 from adpilot.platforms.oauth import connect
-from adpilot_sandbox.app import create_app
 from adpilot_sandbox.sandbox import Sandbox
-from adpilot_sandbox.scenario import load_scenario
-
-
-@pytest.fixture
-def served() -> Iterator[tuple[str, Sandbox]]:
-    sandbox = Sandbox(load_scenario("demo"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(sandbox), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", sandbox
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def browser(url: str) -> None:
@@ -51,8 +29,8 @@ APPS = {
 
 
 @pytest.mark.parametrize("platform", list(Platform), ids=str)
-def test_connect_grants_working_credentials(served: tuple[str, Sandbox], platform: Platform) -> None:
-    url, sandbox = served
+def test_connect_grants_working_credentials(served_demo: tuple[str, Sandbox], platform: Platform) -> None:
+    url, sandbox = served_demo
     creds = sandbox.auth.credentials()[str(platform)]
     granted = connect(platform, url, APPS[platform](creds), show_url=browser, timeout=20)
     expected = [a.removeprefix("act_") for a in creds["accounts"]]
@@ -61,8 +39,8 @@ def test_connect_grants_working_credentials(served: tuple[str, Sandbox], platfor
     assert token.kind != "system"  # a token minted by the flow, not the scenario's own
 
 
-def test_wrong_app_secret_is_refused(served: tuple[str, Sandbox]) -> None:
-    url, sandbox = served
+def test_wrong_app_secret_is_refused(served_demo: tuple[str, Sandbox]) -> None:
+    url, sandbox = served_demo
     creds = sandbox.auth.credentials()["meta"]
     with pytest.raises(Exception, match="refused"):
         connect(Platform.META, url, {"app_id": creds["app_id"], "app_secret": "wrong"}, show_url=browser, timeout=20)

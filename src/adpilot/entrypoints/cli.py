@@ -54,11 +54,7 @@ def bench_sync(
             result = run_isolated(run_engine, engine, ads, days, postgres_url)
         result["goals_missed"] = check_goals(result)
         results.append(result)
-    table = Table(title=f"sync benchmark: 3 platforms x {ads:,} ads x {days} days", title_justify="left")
-    table.add_column("figure")
-    for r in results:
-        table.add_column(r["engine"], justify="right")
-    figures: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+    figures: list[Figure] = [
         ("backfill ad-days", lambda r: f"{r['backfill_ad_days']:,}"),
         ("backfill seconds", lambda r: f"{r['backfill_seconds']:.1f}"),
         ("ad-days/s", lambda r: f"{r['ad_days_per_s']:,}"),
@@ -67,16 +63,15 @@ def bench_sync(
         ("incremental seconds", lambda r: f"{r['incremental_seconds']:.1f}"),
         ("incremental requests", lambda r: f"{r['incremental_requests']:,}"),
         ("peak RSS MiB", lambda r: f"{r['peak_rss_mb']:.0f}"),
-        ("goals", lambda r: "met" if not r["goals_missed"] else "; ".join(r["goals_missed"])),
+        ("goals", _goals),
     ]
-    for label, fmt in figures:
-        table.add_row(label, *(fmt(r) for r in results))
-    out.print(table)
-    if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        doc = {"benchmark": "sync", "ads": ads, "days": days, "goals": GOALS, "results": results}
-        json_out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-        out.print(f"figures written to {json_out}")
+    _render_bench(
+        f"sync benchmark: 3 platforms x {ads:,} ads x {days} days",
+        results,
+        figures,
+        json_out,
+        {"benchmark": "sync", "ads": ads, "days": days, "goals": GOALS},
+    )
 
 
 def _register_sync_commands() -> None:
@@ -188,6 +183,30 @@ def warehouse_rebuild(ctx: typer.Context) -> None:
     )
 
 
+Figure = tuple[str, Callable[[dict[str, Any]], str]]
+
+
+def _render_bench(
+    title: str, results: list[dict[str, Any]], figures: list[Figure], json_out: Path | None, doc: dict[str, Any]
+) -> None:
+    """One column per engine, one row per figure; the same figures as JSON when asked."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("figure")
+    for r in results:
+        table.add_column(r["engine"], justify="right")
+    for label, fmt in figures:
+        table.add_row(label, *(fmt(r) for r in results))
+    out.print(table)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_bytes(orjson.dumps({**doc, "results": results}, option=orjson.OPT_INDENT_2))
+        out.print(f"figures written to {json_out}")
+
+
+def _goals(r: dict[str, Any]) -> str:
+    return "met" if not r["goals_missed"] else "; ".join(r["goals_missed"])
+
+
 @bench_app.command("warehouse")
 def bench_warehouse(
     ads: Annotated[int, typer.Option(min=1, help="Ads per day.")] = 50_000,
@@ -212,11 +231,7 @@ def bench_warehouse(
             result = run_isolated(run_engine, engine, ads, days, load_window, replaces, postgres_url)
         result["goals_missed"] = check_goals(result)
         results.append(result)
-    table = Table(title=f"warehouse benchmark: {ads:,} ads x {days} days", title_justify="left")
-    table.add_column("figure")
-    for r in results:
-        table.add_column(r["engine"], justify="right")
-    figures: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+    figures: list[Figure] = [
         ("rows loaded", lambda r: f"{r['rows_loaded']:,}"),
         ("load seconds", lambda r: f"{r['load_seconds']:.2f}"),
         ("load rows/s", lambda r: f"{r['load_rows_per_s']:,}"),
@@ -224,16 +239,15 @@ def bench_warehouse(
         ("replace s median", lambda r: f"{r['replace_seconds_median']:.3f}"),
         ("replace s max", lambda r: f"{r['replace_seconds_max']:.3f}"),
         ("peak RSS MiB", lambda r: f"{r['peak_rss_mb']:.0f}"),
-        ("goals", lambda r: "met" if not r["goals_missed"] else "; ".join(r["goals_missed"])),
+        ("goals", _goals),
     ]
-    for label, fmt in figures:
-        table.add_row(label, *(fmt(r) for r in results))
-    out.print(table)
-    if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        doc = {"benchmark": "warehouse", "ads": ads, "days": days, "goals": GOALS, "results": results}
-        json_out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-        out.print(f"figures written to {json_out}")
+    _render_bench(
+        f"warehouse benchmark: {ads:,} ads x {days} days",
+        results,
+        figures,
+        json_out,
+        {"benchmark": "warehouse", "ads": ads, "days": days, "goals": GOALS},
+    )
 
 
 _register_sync_commands()
