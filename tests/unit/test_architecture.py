@@ -56,6 +56,16 @@ def test_dependency_rule(package: str) -> None:
     assert {f: v for f, v in violations.items() if v} == {}, f"{package} may import only {allowed}"
 
 
+def test_guardrails_are_pure() -> None:
+    mods = imports_of(SRC / "adpilot" / "actions" / "guardrails.py")
+    assert {m for m in mods if m.startswith("adpilot")} <= {
+        "adpilot.domain.actions",
+        "adpilot.domain.fx",
+        "adpilot.domain.ids",
+        "adpilot.domain.money",
+    }
+
+
 def test_nothing_imports_the_entry_points() -> None:
     offenders = {
         file: sorted(m for m in mods if m.startswith("adpilot.entrypoints"))

@@ -1,0 +1,1 @@
+"""Guardrails, approvals and the executor: every change the agent proposes passes through here."""
