@@ -68,6 +68,7 @@ class AccountStore:
         *,
         base_url: str | None = None,
         name: str | None = None,
+        clock_url: str | None = None,
     ) -> Connection:
         creds = check_credentials(platform, credentials)
         account_id = normalize_account_id(platform, account_id)
@@ -83,6 +84,7 @@ class AccountStore:
             "ok",
             None,
             datetime.now(UTC),
+            clock_url,
         )
         self.warehouse.save_connection(record)
         return self._open(record)
@@ -90,7 +92,14 @@ class AccountStore:
     def _open(self, record: ConnectionRecord) -> Connection:
         creds = orjson.loads(self.box.decrypt(record.credentials))
         return Connection(
-            record.platform, record.account_id, record.name, record.base_url, creds, record.status, record.last_error
+            record.platform,
+            record.account_id,
+            record.name,
+            record.base_url,
+            creds,
+            record.status,
+            record.last_error,
+            record.clock_url,
         )
 
     def all(self, platform: Platform | None = None) -> list[Connection]:
@@ -123,5 +132,5 @@ class AccountStore:
             required, optional = CREDENTIAL_KEYS[platform]
             picked = {k: data.get(k) for k in (*required, *optional) if data.get(k)}
             for account_id in accounts:
-                added.append(self.add(platform, account_id, picked, base_url=base))
+                added.append(self.add(platform, account_id, picked, base_url=base, clock_url=f"{base}/_sandbox/clock"))
         return added

@@ -347,6 +347,10 @@ class Market:
                 self._log(platform, "image", digest, "created", None, name)
         return self.images[key]
 
+    def alias_image(self, img: Image, ref: str) -> None:
+        """Another name the image answers to (X's media key, derived from the upload)."""
+        self._image_index[(img.platform, img.account_id, ref)] = img
+
     def image(self, platform: str, account_id: str, ref: str) -> Image:
         """An image by hash, id (TikTok image_id, X media_key) or name."""
         img = self._image_index.get((platform, account_id, ref))

@@ -583,8 +583,11 @@ class XSurface:
         name = str(filename or f"upload-{hashlib.md5(data).hexdigest()[:8]}.png")
         # upload.twitter.com is user-scoped: the media becomes usable in every account of the token
         owners = ctx.token.accounts or tuple(a.id for a in self.m.accounts.values() if a.platform == "x")
-        img = [self.m.upload_image("x", account_id, data, name=name) for account_id in owners][-1]
-        mid = media_id_of(img)
+        images = [self.m.upload_image("x", account_id, data, name=name) for account_id in owners]
+        mid = media_id_of(images[-1])
+        for each in images:
+            self.m.alias_image(each, f"3_{mid}")  # the media key finds the image in every owning account
+        img = images[-1]
         return json_response({
             "media_id": mid, "media_id_string": str(mid), "media_key": f"3_{mid}", "size": len(data),
             "expires_after_secs": 86400, "image": {"image_type": kind, "w": img.width, "h": img.height},

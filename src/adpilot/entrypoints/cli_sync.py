@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -20,9 +21,10 @@ from adpilot.domain.fx import FxRate
 from adpilot.domain.ids import Platform
 from adpilot.domain.metrics import DateWindow
 from adpilot.errors import ConfigError
+from adpilot.ports.platform import Connection
 from adpilot.ports.warehouse import Grain, PerformanceQuery
 from adpilot.sync import runner
-from adpilot.sync.service import sync_blocking
+from adpilot.sync.service import SyncSummary, sync_blocking
 
 accounts_app = typer.Typer(no_args_is_help=True, help="Connect and manage ad accounts.")
 fx_app = typer.Typer(no_args_is_help=True, help="Exchange rates into the reporting currency.")
@@ -147,10 +149,26 @@ def _progress_sink(progress: Progress) -> runner.ProgressSink:
     def sink(p: runner.Progress) -> None:
         key = (p.platform, p.account_id, p.stream)
         if key not in tasks:
-            tasks[key] = progress.add_task(f"{p.platform} {p.account_id} {p.stream}", total=max(p.total, 1))
+            tasks[key] = progress.add_task(f"{p.platform} {p.account_id} {p.stream}", total=max(p.total, 1), note="")
         progress.update(tasks[key], completed=p.done, total=max(p.total, 1), note=p.note)
 
     return sink
+
+
+def _by_clock(connections: list[Connection]) -> dict[str | None, list[Connection]]:
+    groups: dict[str | None, list[Connection]] = {}
+    for conn in connections:
+        groups.setdefault(conn.clock_url, []).append(conn)
+    return groups
+
+
+def _sandbox_clock(url: str) -> Callable[[], datetime]:
+    """A sandbox's simulated now, read once per sync: its calendar, not the wall clock, decides "yesterday"."""
+    try:
+        now = datetime.fromisoformat(httpx.get(url, timeout=10).raise_for_status().json()["now"])
+    except (httpx.HTTPError, KeyError, ValueError) as exc:
+        raise ConfigError(f"sandbox clock: cannot read {url} ({exc})") from None
+    return lambda: now
 
 
 def sync_command(
@@ -177,17 +195,23 @@ def sync_command(
         TextColumn("{task.fields[note]}"),
         TimeElapsedColumn(),
     )
+    summary = SyncSummary()
     with Progress(*columns, console=out, transient=False) as progress:
-        engine = runner.SyncEngine(
-            c.warehouse, c.lake if c.settings.lake_enabled else None, progress=_progress_sink(progress)
-        )
-        summary = sync_blocking(
-            engine,
-            connections,
-            since=since_day,
-            full=full,
-            on_auth_failure=lambda conn, msg: c.accounts.mark(conn.platform, conn.account_id, "auth_failed", msg),
-        )
+        sink = _progress_sink(progress)
+        for clock_url, group in _by_clock(connections).items():
+            clock = _sandbox_clock(clock_url) if clock_url else (lambda: datetime.now(UTC))
+            engine = runner.SyncEngine(
+                c.warehouse, c.lake if c.settings.lake_enabled else None, clock=clock, progress=sink
+            )
+            part = sync_blocking(
+                engine,
+                group,
+                since=since_day,
+                full=full,
+                on_auth_failure=lambda conn, msg: c.accounts.mark(conn.platform, conn.account_id, "auth_failed", msg),
+            )
+            summary.results.extend(part.results)
+            summary.stats.update(part.stats)
     for conn in connections:
         if all(r.status != "auth_failed" for r in summary.results if r.account_id == conn.account_id):
             c.accounts.mark(conn.platform, conn.account_id, "ok", None)
@@ -246,8 +270,8 @@ def _ratio(num: Decimal | int, den: Decimal | int, scale: int = 1) -> str:
 def report_command(
     ctx: typer.Context,
     by: Annotated[str, typer.Option(help="platform, account, campaign, ad_set, ad, asset or day")] = "platform",
-    since: Annotated[str | None, typer.Option(help="First day (default: 28 days ago).")] = None,
-    until: Annotated[str | None, typer.Option(help="Last day (default: yesterday).")] = None,
+    since: Annotated[str | None, typer.Option(help="First day (default: 28 days before --until).")] = None,
+    until: Annotated[str | None, typer.Option(help="Last day (default: the last day synced).")] = None,
     platform: Annotated[Platform | None, typer.Option()] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
 ) -> None:
@@ -257,11 +281,9 @@ def report_command(
         raise typer.BadParameter(f"unknown grouping {by!r}", param_hint="--by")
     if fmt not in ("table", "csv", "json"):
         raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
-    today = datetime.now(UTC).date()
-    window = DateWindow(
-        date.fromisoformat(since) if since else today - timedelta(days=28),
-        date.fromisoformat(until) if until else today - timedelta(days=1),
-    )
+    last = c.warehouse.stats().insight_days
+    end = date.fromisoformat(until) if until else (last[1] if last else datetime.now(UTC).date() - timedelta(days=1))
+    window = DateWindow(date.fromisoformat(since) if since else end - timedelta(days=27), end)
     query = PerformanceQuery(window, REPORT_GRAINS[by], by_day=by == "day", platforms=(platform,) if platform else ())
     rows = c.warehouse.read_performance(query, reporting_currency=c.settings.reporting_currency)
     cur = c.settings.reporting_currency

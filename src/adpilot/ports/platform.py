@@ -27,6 +27,7 @@ class Connection:
     credentials: Mapping[str, str]
     status: str = "ok"
     last_error: str | None = None
+    clock_url: str | None = None
 
     def __repr__(self) -> str:
         keys = ", ".join(sorted(self.credentials))

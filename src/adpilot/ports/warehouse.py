@@ -105,6 +105,7 @@ class ConnectionRecord:
     status: str  # ok | auth_failed | disabled
     last_error: str | None
     updated_at: datetime
+    clock_url: str | None = None  # a sandbox's /_sandbox/clock: its simulated "now" governs this account
 
 
 @dataclass(frozen=True, slots=True)

@@ -365,9 +365,10 @@ class SqlWarehouse(abc.ABC):
         with self._transaction() as tx:
             tx.execute(
                 "INSERT INTO connections (platform, account_id, name, base_url, credentials, status, last_error, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, account_id) DO UPDATE SET "
-                "name = excluded.name, base_url = excluded.base_url, credentials = excluded.credentials, "
-                "status = excluded.status, last_error = excluded.last_error, updated_at = excluded.updated_at",
+                "updated_at, clock_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, account_id) "
+                "DO UPDATE SET name = excluded.name, base_url = excluded.base_url, "
+                "credentials = excluded.credentials, status = excluded.status, last_error = excluded.last_error, "
+                "updated_at = excluded.updated_at, clock_url = excluded.clock_url",
                 (
                     str(record.platform),
                     record.account_id,
@@ -377,6 +378,7 @@ class SqlWarehouse(abc.ABC):
                     record.status,
                     record.last_error,
                     utc_naive(record.updated_at),
+                    record.clock_url,
                 ),
             )
 
@@ -384,11 +386,11 @@ class SqlWarehouse(abc.ABC):
         where, params = ("", []) if platform is None else (" WHERE platform = ?", [str(platform)])
         with self._transaction() as tx:
             rows = tx.query(
-                "SELECT platform, account_id, name, base_url, credentials, status, last_error, updated_at "
+                "SELECT platform, account_id, name, base_url, credentials, status, last_error, updated_at, clock_url "
                 f"FROM connections{where} ORDER BY platform, account_id",
                 params,
             )
-        return [ConnectionRecord(Platform(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], as_utc(r[7])) for r in rows]
+        return [ConnectionRecord(Platform(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], as_utc(r[7]), r[8]) for r in rows]
 
     def delete_connection(self, platform: Platform, account_id: str) -> bool:
         with self._transaction() as tx:

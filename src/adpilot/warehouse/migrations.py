@@ -100,4 +100,13 @@ MIGRATIONS = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        3,
+        "connections may follow a simulated clock (the sandbox's)",
+        ("ALTER TABLE connections ADD COLUMN clock_url VARCHAR",),
+    ),
+)
+
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

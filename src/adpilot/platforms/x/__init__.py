@@ -1,0 +1,1 @@
+"""X Ads API (v12): client, mapping, adapter, lake replay."""
