@@ -407,8 +407,12 @@ class MetaSurface:
             if t.edge == "insights" and method == "GET":
                 if progress(job)[0] != STATUS_COMPLETED:
                     raise report_not_ready()
-                rows = [(f"{i:09d}", r) for i, r in enumerate(job["rows"])]
-                return self._page(call, rows, eligible=False)
+                if "keyed" not in job:  # keyed once per job: every page of a large result reuses it
+                    job["keyed"] = [(f"{i:09d}", r) for i, r in enumerate(job["rows"])]
+                body = self._page(call, job["keyed"], eligible=False)
+                if "next" not in body.get("paging", {}):
+                    self._finished(job)
+                return body
             if t.edge is None and method == "DELETE":
                 self.sandbox.jobs.pop(job_key(str(job["id"])), None)
                 return {"success": True}
@@ -593,6 +597,15 @@ class MetaSurface:
         if "next" not in body.get("paging", {}):
             self.insights_cache.clear()  # the last page: the client is done with this report
         return body
+
+    def _finished(self, job: dict[str, Any]) -> None:
+        """A job read to its last page. The results of the three most recent stay readable; older ones are
+        released (real report results expire too), so a long backfill does not hold every row in memory."""
+        self.finished_jobs = [j for j in getattr(self, "finished_jobs", []) if j is not job] + [job]
+        for old in self.finished_jobs[:-3]:
+            old["rows"] = []
+            old["keyed"] = []
+        self.finished_jobs = self.finished_jobs[-3:]
 
     def _computed(
         self, call: Call, acc: Account, scope: tuple[str, str], q: Query

@@ -12,6 +12,7 @@ Every conversion below is exact or rounds half-to-even at a single documented po
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
@@ -37,6 +38,7 @@ _EXPONENTS: dict[str, int] = {
 }
 
 MICROS_PER_UNIT = 1_000_000
+_PLAIN_DECIMAL = re.compile(r"(-?)(\d+)(?:\.(\d+))?\Z")
 _POW10 = (1, 10, 100, 1000)
 
 
@@ -103,6 +105,13 @@ class Money:
         TikTok's JSON numbers convert without binary noise. Sub-minor digits round half-to-even.
         """
         exp = currency_exponent(currency)
+        if isinstance(amount, str):
+            plain = _PLAIN_DECIMAL.match(amount)
+            if plain is not None and len(plain.group(3) or "") <= exp:
+                # The common case ("12.34"): exact integer arithmetic on the digits, no rounding needed.
+                sign, whole, frac = plain.groups()
+                minor = int(whole + (frac or "").ljust(exp, "0"))
+                return cls(currency, -minor if sign else minor)
         try:
             dec = Decimal(repr(amount)) if isinstance(amount, float) else Decimal(amount)
         except InvalidOperation:

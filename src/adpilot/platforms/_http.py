@@ -14,10 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 
 from adpilot.platforms.errors import PlatformError, RateLimited, ReduceData, RetryableError
 
 Classifier = Callable[[httpx.Response], PlatformError | None]
+_UNDECODED = object()
+
+
+def decode_json(response: httpx.Response) -> Any:
+    """The JSON body, decoded once (orjson) and shared by the classifier and the caller; ValueError if not JSON."""
+    cached = getattr(response, "_adpilot_json", _UNDECODED)
+    if cached is _UNDECODED:
+        cached = orjson.loads(response.content)
+        response._adpilot_json = cached  # type: ignore[attr-defined]
+    return cached
+
+
 Signer = Callable[[httpx.Request], httpx.Request]
 Sleep = Callable[[float], Awaitable[None]]
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import orjson
 
-from adpilot.platforms._http import PlatformHttp, RetryPolicy
+from adpilot.platforms._http import PlatformHttp, RetryPolicy, decode_json
 from adpilot.platforms.errors import (
     AccountFatal,
     MalformedPage,
@@ -55,7 +55,7 @@ def _regain_seconds(headers: httpx.Headers) -> float | None:
 def classify(response: httpx.Response) -> PlatformError | None:
     """Meta's error body (sometimes with HTTP 200) and status to the shared taxonomy."""
     try:
-        body = response.json()
+        body = decode_json(response)
     except ValueError:
         body = None
     error = body.get("error") if isinstance(body, dict) else None
@@ -121,11 +121,11 @@ class MetaClient:
 
     async def get(self, path: str, params: dict[str, Any]) -> Any:
         response = await self.http.request("GET", f"{self.root}/{path}", params=self._auth(params))
-        return response.json()
+        return decode_json(response)
 
     async def post(self, path: str, data: dict[str, Any], files: dict[str, Any] | None = None) -> Any:
         response = await self.http.request("POST", f"{self.root}/{path}", data=self._auth(data), files=files)
-        return response.json()
+        return decode_json(response)
 
     async def pages(
         self, path: str, params: dict[str, Any], *, stream: str, day: date, sink: PageSink

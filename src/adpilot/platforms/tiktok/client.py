@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 import orjson
 
-from adpilot.platforms._http import PlatformHttp, RetryPolicy
+from adpilot.platforms._http import PlatformHttp, RetryPolicy, decode_json
 from adpilot.platforms.errors import (
     AccountFatal,
     MalformedPage,
@@ -39,7 +39,7 @@ def _json_body(response: httpx.Response) -> Any:
     if response.content.lstrip()[:1] not in (b"{", b"["):
         return None
     try:
-        return response.json()
+        return decode_json(response)
     except ValueError:
         return None
 

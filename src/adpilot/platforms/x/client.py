@@ -25,7 +25,7 @@ import httpx
 import orjson
 from oauthlib.oauth1 import Client as OAuth1Client  # type: ignore[import-untyped]
 
-from adpilot.platforms._http import PlatformHttp, RetryPolicy
+from adpilot.platforms._http import PlatformHttp, RetryPolicy, decode_json
 from adpilot.platforms.errors import (
     AccountFatal,
     MalformedPage,
@@ -46,7 +46,7 @@ CREDENTIALS = ("consumer_key", "consumer_secret", "access_token", "access_token_
 def _errors(response: httpx.Response) -> list[dict[str, Any]]:
     """The ``errors`` of an X error body (``{"errors":[{code,message,parameter}],"request":{}}``), if any."""
     try:
-        body = response.json()
+        body = decode_json(response)
     except ValueError:
         return []  # some X errors are HTML: the status says it all
     errors = body.get("errors") if isinstance(body, dict) else None
@@ -204,7 +204,7 @@ class XClient:
             method, url or f"{self.root}/{path}", params=dict(params or {}) or None, json=json, files=files
         )
         try:
-            return response.json()
+            return decode_json(response)
         except ValueError:
             raise MalformedPage(
                 PLATFORM,
@@ -291,6 +291,11 @@ class XClient:
 
     # -- asynchronous stats jobs ------------------------------------------------------------------------
     async def run_jobs(self, account_id: str, jobs: list[Job]) -> None:
+        """Run the jobs in waves that respect X's limit on concurrent jobs per account."""
+        for start in range(0, len(jobs), S.MAX_CONCURRENT_JOBS):
+            await self._run_wave(account_id, jobs[start : start + S.MAX_CONCURRENT_JOBS])
+
+    async def _run_wave(self, account_id: str, jobs: list[Job]) -> None:
         """Create the jobs, poll them together (several ``job_ids`` per poll) until each one succeeds,
         fails or stalls past ``max_polls``; a job's ``status`` and ``url`` tell which."""
         path = f"stats/jobs/accounts/{account_id}"

@@ -47,3 +47,6 @@ MIN_RETRY_AFTER = 1.0
 
 # Which path segment each writable level lives under.
 LEVEL_PATHS = {"campaign": "campaigns", "ad_set": "line_items", "ad": "promoted_tweets"}
+
+# X runs at most 100 stats jobs per account at once; leave room for another client of the same account.
+MAX_CONCURRENT_JOBS = 80
