@@ -88,7 +88,7 @@ def run_engine(engine: str, ads: int, days: int, postgres_url: str) -> dict[str,
             if engine == "postgres":
                 wh.drop_schema()  # type: ignore[attr-defined]
             wh.close()
-    expected = len(m.truth())
+    expected = sum(len(m.reported(a.platform, a.id, 0, m.day - 1)["ads"]) for a in m.accounts.values())
     return {
         "engine": engine,
         "ads_per_platform": ads,
