@@ -599,13 +599,13 @@ class MetaSurface:
         return body
 
     def _finished(self, job: dict[str, Any]) -> None:
-        """A job read to its last page. The results of the three most recent stay readable; older ones are
-        released (real report results expire too), so a long backfill does not hold every row in memory."""
-        self.finished_jobs = [j for j in getattr(self, "finished_jobs", []) if j is not job] + [job]
-        for old in self.finished_jobs[:-3]:
-            old["rows"] = []
-            old["keyed"] = []
-        self.finished_jobs = self.finished_jobs[-3:]
+        """A job read to its last page. The most recent result stays readable; older ones are released (real
+        report results expire too), so a long backfill does not hold every row in memory."""
+        previous = getattr(self, "finished_job", None)
+        if previous is not None and previous is not job:
+            previous["rows"] = []
+            previous["keyed"] = []
+        self.finished_job = job
 
     def _computed(
         self, call: Call, acc: Account, scope: tuple[str, str], q: Query
