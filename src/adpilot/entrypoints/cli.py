@@ -32,48 +32,6 @@ app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(bench_app, name="bench")
 
 
-@bench_app.command("sync")
-def bench_sync(
-    ads: Annotated[int, typer.Option(min=20, help="Ads per platform.")] = 5000,
-    days: Annotated[int, typer.Option(min=2, help="Days of history to backfill.")] = 90,
-    engines: Annotated[str, typer.Option(help="Comma-separated: duckdb,postgres.")] = "duckdb,postgres",
-    postgres_url: Annotated[
-        str, typer.Option(envvar="ADPILOT_BENCH_POSTGRES_URL", help="PostgreSQL for the benchmark.")
-    ] = "postgresql://postgres@127.0.0.1:5432/test",
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here as JSON.")] = None,
-) -> None:
-    """Backfill 3 platforms x ADS ads x DAYS days from the in-process sandbox, then a daily incremental run."""
-    from adpilot.bench._measure import run_isolated
-    from adpilot.bench.sync import GOALS, check_goals, run_engine
-
-    results = []
-    for engine in [e.strip() for e in engines.split(",") if e.strip()]:
-        if engine not in GOALS:
-            raise typer.BadParameter(f"unknown engine {engine!r}", param_hint="--engines")
-        with err.status(f"sync benchmark on {engine}: 3 x {ads:,} ads x {days} days ..."):
-            result = run_isolated(run_engine, engine, ads, days, postgres_url)
-        result["goals_missed"] = check_goals(result)
-        results.append(result)
-    figures: list[Figure] = [
-        ("backfill ad-days", lambda r: f"{r['backfill_ad_days']:,}"),
-        ("backfill seconds", lambda r: f"{r['backfill_seconds']:.1f}"),
-        ("ad-days/s", lambda r: f"{r['ad_days_per_s']:,}"),
-        ("backfill requests", lambda r: f"{r['backfill_requests']:,}"),
-        ("incremental ad-days", lambda r: f"{r['incremental_ad_days']:,}"),
-        ("incremental seconds", lambda r: f"{r['incremental_seconds']:.1f}"),
-        ("incremental requests", lambda r: f"{r['incremental_requests']:,}"),
-        ("peak RSS MiB", lambda r: f"{r['peak_rss_mb']:.0f}"),
-        ("goals", _goals),
-    ]
-    _render_bench(
-        f"sync benchmark: 3 platforms x {ads:,} ads x {days} days",
-        results,
-        figures,
-        json_out,
-        {"benchmark": "sync", "ads": ads, "days": days, "goals": GOALS},
-    )
-
-
 def _register_sync_commands() -> None:
     from adpilot.entrypoints import cli_sync
 
@@ -85,6 +43,33 @@ def _register_sync_commands() -> None:
 
 out = Console()
 err = Console(stderr=True)
+
+EnginesOpt = Annotated[str, typer.Option(help="Comma-separated: duckdb,postgres.")]
+PostgresUrlOpt = Annotated[str, typer.Option(envvar="ADPILOT_BENCH_POSTGRES_URL", help="PostgreSQL for the benchmark.")]
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the figures here as JSON.")]
+BENCH_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _run_engines(
+    engines: str,
+    goals: dict[str, Any],
+    label: str,
+    run: Callable[..., dict[str, Any]],
+    check: Callable[[dict[str, Any]], list[str]],
+    *args: Any,
+) -> list[dict[str, Any]]:
+    """Run a benchmark once per engine, each in its own process, and judge it against its goals."""
+    from adpilot.bench._measure import run_isolated
+
+    results = []
+    for engine in [e.strip() for e in engines.split(",") if e.strip()]:
+        if engine not in goals:
+            raise typer.BadParameter(f"unknown engine {engine!r}", param_hint="--engines")
+        with err.status(f"{label} on {engine} ..."):
+            result = run_isolated(run, engine, *args)
+        result["goals_missed"] = check(result)
+        results.append(result)
+    return results
 
 
 def _container(ctx: typer.Context) -> Container:
@@ -213,24 +198,25 @@ def bench_warehouse(
     days: Annotated[int, typer.Option(min=8, help="Days loaded (ads x days rows).")] = 20,
     load_window: Annotated[int, typer.Option(min=1, help="Days per load batch.")] = 5,
     replaces: Annotated[int, typer.Option(min=1, help="7-day window replacements timed.")] = 3,
-    engines: Annotated[str, typer.Option(help="Comma-separated: duckdb,postgres.")] = "duckdb,postgres",
-    postgres_url: Annotated[
-        str, typer.Option(envvar="ADPILOT_BENCH_POSTGRES_URL", help="PostgreSQL for the benchmark.")
-    ] = "postgresql://postgres@127.0.0.1:5432/test",
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here as JSON.")] = None,
+    engines: EnginesOpt = "duckdb,postgres",
+    postgres_url: PostgresUrlOpt = BENCH_POSTGRES,
+    json_out: JsonOpt = None,
 ) -> None:
     """Load ads x days synthetic insight rows, then replace a 7-day window for every ad."""
-    from adpilot.bench._measure import run_isolated
     from adpilot.bench.warehouse import GOALS, check_goals, run_engine
 
-    results = []
-    for engine in [e.strip() for e in engines.split(",") if e.strip()]:
-        if engine not in GOALS:
-            raise typer.BadParameter(f"unknown engine {engine!r}", param_hint="--engines")
-        with err.status(f"benchmarking {engine}: {ads * days:,} rows ..."):
-            result = run_isolated(run_engine, engine, ads, days, load_window, replaces, postgres_url)
-        result["goals_missed"] = check_goals(result)
-        results.append(result)
+    results = _run_engines(
+        engines,
+        GOALS,
+        f"loading {ads * days:,} rows",
+        run_engine,
+        check_goals,
+        ads,
+        days,
+        load_window,
+        replaces,
+        postgres_url,
+    )
     figures: list[Figure] = [
         ("rows loaded", lambda r: f"{r['rows_loaded']:,}"),
         ("load seconds", lambda r: f"{r['load_seconds']:.2f}"),
@@ -247,6 +233,40 @@ def bench_warehouse(
         figures,
         json_out,
         {"benchmark": "warehouse", "ads": ads, "days": days, "goals": GOALS},
+    )
+
+
+@bench_app.command("sync")
+def bench_sync(
+    ads: Annotated[int, typer.Option(min=20, help="Ads per platform.")] = 5000,
+    days: Annotated[int, typer.Option(min=2, help="Days of history to backfill.")] = 90,
+    engines: EnginesOpt = "duckdb,postgres",
+    postgres_url: PostgresUrlOpt = BENCH_POSTGRES,
+    json_out: JsonOpt = None,
+) -> None:
+    """Backfill 3 platforms x ADS ads x DAYS days from the in-process sandbox, then a daily incremental run."""
+    from adpilot.bench.sync import GOALS, check_goals, run_engine
+
+    results = _run_engines(
+        engines, GOALS, f"syncing 3 x {ads:,} ads x {days} days", run_engine, check_goals, ads, days, postgres_url
+    )
+    figures: list[Figure] = [
+        ("backfill ad-days", lambda r: f"{r['backfill_ad_days']:,}"),
+        ("backfill seconds", lambda r: f"{r['backfill_seconds']:.1f}"),
+        ("ad-days/s", lambda r: f"{r['ad_days_per_s']:,}"),
+        ("backfill requests", lambda r: f"{r['backfill_requests']:,}"),
+        ("incremental ad-days", lambda r: f"{r['incremental_ad_days']:,}"),
+        ("incremental seconds", lambda r: f"{r['incremental_seconds']:.1f}"),
+        ("incremental requests", lambda r: f"{r['incremental_requests']:,}"),
+        ("peak RSS MiB", lambda r: f"{r['peak_rss_mb']:.0f}"),
+        ("goals", _goals),
+    ]
+    _render_bench(
+        f"sync benchmark: 3 platforms x {ads:,} ads x {days} days",
+        results,
+        figures,
+        json_out,
+        {"benchmark": "sync", "ads": ads, "days": days, "goals": GOALS},
     )
 
 
