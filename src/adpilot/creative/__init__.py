@@ -1,0 +1,1 @@
+"""The creative studio: platform specs, the asset library and variant generation."""
