@@ -41,7 +41,7 @@ def test_images(platform: Platform, w: int, h: int, size: int, fmt: str, rules: 
         (META, "body", "x" * 126, ["text.body.max_chars"]),
         (META, "headline", "Clean water, anywhere", []),
         (META, "headline", "A headline that is far too long for the feed", ["text.headline.max_chars"]),
-        (X, "body", "y" * 256 + " https://shop.example/a/very/long/path/that/would/otherwise/count", []),  # 256 + 1 + 23
+        (X, "body", "y" * 256 + " https://shop.example/a/very/long/path/that/counts/as/23", []),  # 256 + 1 + 23
         (X, "body", "y" * 257 + " https://shop.example/x", ["text.body.max_chars"]),
         (X, "headline", "t" * 71, ["text.headline.max_chars"]),
         (TIKTOK, "body", "", ["text.body.min_chars"]),
