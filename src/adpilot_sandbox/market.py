@@ -17,7 +17,6 @@ import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -45,7 +44,7 @@ from adpilot_sandbox.noise import (
     systematic_round,
 )
 from adpilot_sandbox.oracle import oracle_inputs, solve_oracle
-from adpilot_sandbox.scenario import AdSetSpec, AdSpec, Curve, PlatformSpec, Scenario
+from adpilot_sandbox.scenario import AdSetSpec, AdSpec, Curve, Event, PlatformSpec, Scenario
 
 PLATFORMS = ("meta", "x", "tiktok")
 
@@ -567,8 +566,7 @@ class Market:
         if d.weekday() == 4:
             f *= spec.friday_multiplier
         for ev in self.scenario.events:
-            live = ev.day <= day and (ev.days is None or day < ev.day + ev.days)
-            if not live:
+            if not _live(ev, day):
                 continue
             shifts_platform = ev.kind == "cpm_shift" or (ev.kind == "competitor" and ev.ad_set is None)
             if shifts_platform and ev.platform in (None, platform):
@@ -578,8 +576,7 @@ class Market:
     def _tracking(self, platform: str, day: int) -> float:
         f = self.spec(platform).attribution_rate
         for ev in self.scenario.events:
-            live = ev.day <= day and (ev.days is None or day < ev.day + ev.days)
-            if ev.kind == "tracking_outage" and ev.platform in (None, platform) and live:
+            if ev.kind == "tracking_outage" and ev.platform in (None, platform) and _live(ev, day):
                 f *= ev.factor
         return f
 
@@ -695,7 +692,7 @@ class Market:
         by_platform = {p: self._cpm_factor(p, d, day) for p in PLATFORMS}
         factors = np.array([by_platform[s.platform] for s in sets])
         for ev in self.scenario.events:
-            if ev.kind == "competitor" and ev.ad_set and ev.day <= day and (ev.days is None or day < ev.day + ev.days):
+            if ev.kind == "competitor" and ev.ad_set and _live(ev, day):
                 for j, s in enumerate(sets):
                     if s.name == ev.ad_set and ev.platform in (None, s.platform):
                         factors[j] *= ev.factor
@@ -872,6 +869,11 @@ class Market:
         return rows
 
 
+def _live(ev: Event, day: int) -> bool:
+    """Whether a scenario event is in force on a day index."""
+    return ev.day <= day and (ev.days is None or day < ev.day + ev.days)
+
+
 def _major(minor: int, unit: int) -> str:
     digits = len(str(unit)) - 1
     return f"{minor / unit:.{digits}f}" if digits else str(minor)
@@ -913,10 +915,3 @@ def _allocate(totals: IntArray, weights: FloatArray, group: NDArray[np.int64]) -
     give = rank < left[sorted_groups]
     base[order[give & (weights[order] > 0)]] += 1
     return base
-
-
-def iter_days(first: date, last: date) -> Iterable[date]:
-    d = first
-    while d <= last:
-        yield d
-        d += timedelta(days=1)
