@@ -156,6 +156,21 @@ class AdSetView:
 
 
 @dataclass(frozen=True, slots=True)
+class CreativeCandidate:
+    """A creative ready to launch (from the asset library or the variant generator), not yet live."""
+
+    key: str  # its asset identity (``sha256:...`` of the image) joined with its copy; unique
+    name: str
+    asset_ids: tuple[str, ...]
+    headline: str
+    body: str = ""
+    call_to_action: str = ""
+    link_url: str = ""
+    platforms: frozenset[Platform] = frozenset(Platform)  # where its specs allow it
+    parent_key: str | None = None  # the creative it was derived from
+
+
+@dataclass(frozen=True, slots=True)
 class PastAction:
     """A change the agent applied earlier (from the ledger): for cooldowns and learning-phase estimates."""
 
@@ -182,6 +197,7 @@ class Snapshot:
     ad_sets: tuple[AdSetView, ...]
     completeness: Mapping[Platform, tuple[float, ...]] = field(default_factory=dict)
     applied: tuple[PastAction, ...] = ()  # the agent's applied changes, oldest first
+    candidates: tuple[CreativeCandidate, ...] = ()  # creatives the agent may launch
 
     def age(self, day: date) -> int:
         return (self.as_of - day).days
