@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,6 +28,43 @@ CONFIG_FILE_ENV = "ADPILOT_CONFIG_FILE"
 
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("adpilot", appauthor=False))
+
+
+ApprovalModeName = Literal["auto", "approve", "dry-run"]
+
+
+class AgentSettings(BaseModel):
+    """The agent's goal, policies, approvals and guardrails (``[agent]`` in adpilot.toml,
+    ``ADPILOT_AGENT__<NAME>`` in the environment)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policies: str = Field(default="adpilot", description="adpilot, or a baseline: uniform, seed-rules, …")
+    objective: Literal["conversions", "value"] = "conversions"
+    total_daily_budget: float | None = Field(default=None, gt=0, description="Reporting currency; default: today's.")
+    target_cpa: float | None = Field(default=None, gt=0)
+    target_roas: float | None = Field(default=None, gt=0)
+    seed: int = 0
+    window_days: int = Field(default=60, ge=14, le=400)
+    rules_file: Path | None = None
+    default_approval: ApprovalModeName = "auto"
+    approvals: dict[str, ApprovalModeName] = Field(
+        default_factory=dict, description="Per policy (budget, creative, fatigue) or rule (rule:NAME)."
+    )
+    approval_ttl_hours: float = Field(default=24.0, gt=0)
+    max_change: float = Field(default=0.2, gt=0, le=1)
+    max_changes_per_day: int = Field(default=50, ge=0)
+    cooldown_hours: float = Field(default=20.0, ge=0)
+    budget_floor: float | None = Field(default=1.0, ge=0)
+    budget_ceiling: float | None = Field(default=None, gt=0)
+    total_daily_cap: float | None = Field(default=None, gt=0)
+    allowed_accounts: list[str] | None = None
+    protect_learning: bool = True
+    max_launches_per_ad_set_per_week: int = Field(default=2, ge=0)
+    kill_switch: bool = False
+    checkpoint_url: str | None = Field(
+        default=None, description="sqlite:///path or postgresql://…; default: agent-checkpoints.sqlite in data_dir."
+    )
 
 
 class Settings(BaseSettings):
@@ -53,6 +90,7 @@ class Settings(BaseSettings):
         default=None, description="Fernet key for secrets at rest; default: the key file in data_dir."
     )
     lake_enabled: bool = True
+    agent: AgentSettings = Field(default_factory=AgentSettings)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @field_validator("data_dir")
@@ -112,6 +150,8 @@ class Settings(BaseSettings):
                 value = "**********" if value.get_secret_value() else ""
             elif isinstance(value, Path):
                 value = str(value)
+            elif isinstance(value, BaseModel):
+                value = value.model_dump(mode="json")
             out[name] = value
         out["warehouse_url"] = mask_url(self.effective_warehouse_url)
         return out

@@ -9,6 +9,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
+import pyarrow as pa
+
 from adpilot.domain.entities import Entity
 from adpilot.domain.events import AuditEvent, EntityChange
 from adpilot.domain.fx import FxRate
@@ -137,6 +139,11 @@ class Warehouse(Protocol):
         ...
 
     def read_insights(self, window: InsightWindow) -> list[DailyInsight]: ...
+
+    def insight_columns(self, first: date, last: date) -> pa.Table:
+        """Every daily ad row of the days as Arrow columns (platform, account_id, ad_id, day, impressions,
+        clicks, spend_minor, conversions, value_minor, currency), account currency."""
+        ...
 
     def read_performance(self, query: PerformanceQuery, *, reporting_currency: str) -> list[PerformanceRow]: ...
 

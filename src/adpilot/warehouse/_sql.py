@@ -10,7 +10,7 @@ import abc
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -168,9 +168,13 @@ class SqlWarehouse(abc.ABC):
                 inserted += int(counts[0])
                 updated += int(counts[1])
                 changes += sum(int(c) for c in counts[2:])
-                for field, cond in change_of.items():
+                if not counts[0] and not counts[1]:
+                    continue  # the usual daily case: nothing new, nothing changed, nothing to write
+                for (field, cond), n in zip(change_of.items(), counts[2:], strict=True):
                     if spec.level is None:
                         break
+                    if not n:
+                        continue
                     tx.execute(
                         "INSERT INTO entity_changes (platform, level, entity_id, account_id, field, "
                         "old_value, new_value, changed_at, source) "
@@ -238,6 +242,22 @@ class SqlWarehouse(abc.ABC):
             )
             for r in rows
         ]  # fmt: skip
+
+    def insight_columns(self, first: date, last: date) -> pa.Table:
+        """Every daily ad row from ``first`` to ``last`` as columns (account currency): the agent's input."""
+        names = ("platform", "account_id", "ad_id", "day", "impressions", "clicks", "spend_minor",
+                 "conversions", "value_minor", "currency")  # fmt: skip
+        with self._transaction() as tx:
+            rows = tx.query(
+                "SELECT platform, account_id, ad_id, day, impressions, clicks, spend_minor, "
+                "CAST(conversions AS DOUBLE PRECISION), conversion_value_minor, currency "
+                "FROM insights WHERE day BETWEEN ? AND ? ORDER BY platform, account_id, ad_id, day",
+                (first, last),
+            )
+        types = (pa.string(), pa.string(), pa.string(), pa.date32(), pa.int64(), pa.int64(), pa.int64(),
+                 pa.float64(), pa.int64(), pa.string())  # fmt: skip
+        cols = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+        return pa.table({n: pa.array(list(c), type=t) for n, c, t in zip(names, cols, types, strict=True)})
 
     def read_performance(self, query: PerformanceQuery, *, reporting_currency: str) -> list[PerformanceRow]:
         keys = GRAIN_KEYS[query.grain]
