@@ -132,6 +132,8 @@ class Scenario(_Model):
     accounts: tuple[AccountSpec, ...] = Field(min_length=1)
     events: tuple[Event, ...] = ()
     faults: dict[PlatformName, dict[str, float]] = Field(default_factory=dict)
+    benchmark_days: int | None = Field(default=None, ge=1, description="Days a policy benchmark runs by default.")
+    benchmark_eval_from: int = Field(default=1, ge=1, description="First run day (1-based) that is scored.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

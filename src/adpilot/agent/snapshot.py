@@ -35,6 +35,7 @@ from adpilot.domain.snapshot import (
     Snapshot,
 )
 from adpilot.domain.status import Status
+from adpilot.ports.warehouse import Warehouse
 
 # Changes that put an ad set back into its learning phase on the platforms (Meta's "significant edits").
 LEARNING_RESETS = frozenset({ActionKind.PAUSE, ActionKind.RESUME, ActionKind.LAUNCH_AD})
@@ -102,7 +103,7 @@ def _window(inputs: SnapshotInputs) -> tuple[date, date]:
 
 
 def inputs_from_warehouse(
-    warehouse: object,
+    warehouse: Warehouse,
     *,
     now: datetime,
     fx: FxTable,
@@ -113,9 +114,7 @@ def inputs_from_warehouse(
     window_days: int = 60,
 ) -> SnapshotInputs:
     """Read entities and the last ``window_days`` of daily ad rows from the warehouse."""
-    from adpilot.ports.warehouse import Warehouse
-
-    wh: Warehouse = warehouse  # type: ignore[assignment]
+    wh = warehouse
     accounts = [e for e in wh.get_entities(Level.ACCOUNT) if isinstance(e, AdAccount)]
     probe = SnapshotInputs(now, accounts, (), (), (), (), pa.table({}), fx, goal, window_days=window_days)
     first, last = _window(probe)
@@ -282,10 +281,10 @@ def build_snapshot(inputs: SnapshotInputs, completeness: Completeness | None = N
         ad_sets=tuple(views),
         applied=tuple(inputs.applied),
         candidates=tuple(inputs.candidates),
+        fx=inputs.fx,
     )
     if completeness is None:
         from adpilot.policies.lag import estimate_completeness
 
         completeness = estimate_completeness
     return replace(snapshot, completeness=dict(completeness(snapshot.ad_sets, as_of)))
-

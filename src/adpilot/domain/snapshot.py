@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from adpilot.domain.actions import Action, idempotency_key
+from adpilot.domain.fx import FxTable
 from adpilot.domain.ids import EntityRef, Platform
 from adpilot.domain.money import Money
 from adpilot.domain.status import Status
@@ -198,6 +199,7 @@ class Snapshot:
     completeness: Mapping[Platform, tuple[float, ...]] = field(default_factory=dict)
     applied: tuple[PastAction, ...] = ()  # the agent's applied changes, oldest first
     candidates: tuple[CreativeCandidate, ...] = ()  # creatives the agent may launch
+    fx: FxTable | None = None  # the rates the snapshot's reporting amounts were converted with
 
     def age(self, day: date) -> int:
         return (self.as_of - day).days
@@ -232,7 +234,6 @@ class Proposal:
     def __post_init__(self) -> None:
         if not self.policy:
             raise ValueError("policy: every proposal names the policy that made it")
-
 
 
 def decision_key(snapshot: Snapshot, kind: str, target: EntityRef, value: object = "") -> str:

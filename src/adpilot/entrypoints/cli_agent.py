@@ -1,0 +1,187 @@
+"""``adpilot agent run``, ``adpilot demo`` and ``adpilot bench policies``. Thin: the work is in services."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from adpilot.errors import ConfigError
+
+agent_app = typer.Typer(no_args_is_help=True, help="The optimization agent.")
+out = Console()
+err = Console(stderr=True)
+
+
+def _container(ctx: typer.Context) -> Any:
+    from adpilot.entrypoints.cli import _container as get
+
+    return get(ctx)
+
+
+@agent_app.command("run")
+def agent_run(
+    ctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Propose and record, never change anything.")] = False,
+    once: Annotated[bool, typer.Option("--once", help="One cycle, then exit.")] = False,
+    every: Annotated[float, typer.Option(help="Hours between cycles when not --once.")] = 24.0,
+) -> None:
+    """Run the agent's cycle: sync, snapshot, propose, guard, approve, act, record (resumes a crashed cycle)."""
+    from adpilot.agent.cycle import Agent
+    from adpilot.agent.service import CycleBook, Production, agent_config, checkpointer, goal_of, run_cycle
+    from adpilot.entrypoints.cli_sync import _sandbox_clock
+
+    c = _container(ctx)
+    connections = c.accounts.all()
+    if not connections:
+        raise ConfigError("accounts: nothing to manage; add one with `adpilot accounts add` or `use-sandbox`")
+    clock_urls = {conn.clock_url for conn in connections if conn.clock_url}
+    clock = _sandbox_clock(next(iter(clock_urls))) if clock_urls else (lambda: datetime.now(UTC))
+    settings = c.settings
+
+    async def main() -> None:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(120.0)) as client:
+            prod = Production(c.warehouse, c.lake if settings.lake_enabled else None, connections, client, clock,
+                              goal_of(settings.agent), settings.reporting_currency,
+                              window_days=settings.agent.window_days)  # fmt: skip
+            async with checkpointer(settings.agent.checkpoint_url, settings.data_dir) as saver:
+                agent = Agent(agent_config(settings.agent, dry_run=dry_run), prod.runtime(), saver)
+                book = CycleBook(settings.data_dir / "agent-state.json")
+                while True:
+                    with err.status("agent cycle ..."):
+                        state = await run_cycle(agent, book, clock)
+                    _render_cycle(state)
+                    if once:
+                        return
+                    await asyncio.sleep(every * 3600)
+
+    asyncio.run(main())
+
+
+def _render_cycle(state: dict[str, Any]) -> None:
+    s = state.get("summary", {})
+    table = Table(title=f"cycle {s.get('cycle_id', '?')} (data through {s.get('as_of')})", title_justify="left")
+    table.add_column("platform")
+    table.add_column("sync")
+    for platform, info in sorted(s.get("perceived", {}).items()):
+        table.add_row(platform, f"{info.get('status')} {info.get('rows', '')} rows".strip())
+    out.print(table)
+    states = s.get("states", {})
+    out.print(
+        f"{s.get('proposals', 0)} proposal(s): "
+        + (", ".join(f"{n} {k}" for k, n in sorted(states.items())) or "nothing to change")
+        + ". See `adpilot actions list`."
+    )
+
+
+def demo_command(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option(min=1, max=100, help="Simulated days of the agent.")] = 28,
+    seed: Annotated[int, typer.Option(help="Market seed offset.")] = 0,
+    reset: Annotated[bool, typer.Option("--reset", help="Empty the data directory first.")] = False,
+) -> None:
+    """The demo market in-process: connect, backfill, N days of the agent, then the comparison."""
+    from adpilot.bootstrap import build_container
+    from adpilot.config import load_settings
+    from adpilot.demo import run_demo
+
+    settings = load_settings()
+    if reset and settings.data_dir.exists():
+        shutil.rmtree(settings.data_dir)
+    container = build_container(settings)
+    ctx.call_on_close(container.close)
+    if container.warehouse.list_actions(limit=1):
+        raise ConfigError(
+            f"demo: {settings.data_dir} already holds agent actions; run `adpilot demo --reset` "
+            "(it empties that directory) or point ADPILOT_DATA_DIR somewhere new"
+        )
+    t0 = time.perf_counter()
+    table = Table(title="the agent, day by day (truth from the sandbox)", title_justify="left")
+    for col in ("day", "spend", "conversions", "expected", "oracle", "% oracle", "applied", "rejected"):
+        table.add_column(col, justify="left" if col == "day" else "right")
+
+    def on_day(d: Any) -> None:
+        pct = 100 * d.expected / d.oracle if d.oracle else 0
+        table.add_row(d.day, f"{d.spend:,.0f}", str(d.conversions), f"{d.expected:,.1f}", f"{d.oracle:,.1f}",
+                      f"{pct:.1f}", str(d.applied), str(d.rejected))  # fmt: skip
+
+    with err.status("demo: backfill and agent days ..."):
+        result = run_demo(container, days=days, seed=seed, on_day=on_day)
+    out.print(table)
+    final = Table(title=f"{days} days: adpilot vs uniform vs the oracle", title_justify="left")
+    final.add_column("policy")
+    final.add_column("conversions", justify="right")
+    final.add_column("% of dynamic oracle", justify="right")
+    final.add_row("adpilot", str(result.agent_conversions), f"{result.agent_pct_oracle:.1f}")
+    final.add_row("uniform", f"{result.uniform_conversions:,.0f}", f"{result.uniform_pct_oracle:.1f}")
+    final.add_row("oracle (expected)", f"{result.oracle_expected:,.0f}", "100.0")
+    out.print(final)
+    out.print(
+        f"done in {time.perf_counter() - t0:.0f} s. Explore: `adpilot report`, `adpilot actions list` "
+        f"(data in {settings.data_dir})."
+    )
+
+
+def bench_policies_command(
+    scenario: Annotated[str, typer.Option(help="Shipped scenario name or YAML file; 'all' for the suite.")] = "all",
+    days: Annotated[int | None, typer.Option(help="Days per run (default: the scenario's).")] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per policy (common random numbers).")] = 20,
+    policies: Annotated[str, typer.Option(help="Comma-separated policy sets.")] = "adpilot,uniform,seed-rules,seed-bandit,thompson",
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here as JSON.")] = None,
+) -> None:
+    """Closed-loop runs per policy on the sandbox market, scored against the dynamic oracle."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from adpilot.bench.policies import run_one, summarize
+
+    names = (
+        ["creative-bakeoff", "budget-cross-platform", "fatigue-refresh", "delays-shocks", "full-stack"]
+        if scenario == "all"
+        else [scenario]
+    )
+    sets = [p.strip() for p in policies.split(",") if p.strip()]
+    if "uniform" not in sets:
+        sets.append("uniform")  # headroom is measured against it
+    jobs = [(n, p, k) for n in names for p in sets for k in range(seeds)]
+    t0 = time.perf_counter()
+    results = []
+    from rich.progress import Progress
+
+    with Progress(console=err) as progress, ProcessPoolExecutor(max_workers=workers) as pool:
+        task = progress.add_task("closed-loop runs", total=len(jobs))
+        futures = [pool.submit(run_one, n, p, k, days=days) for n, p, k in jobs]
+        for f in futures:
+            results.append(f.result())
+            progress.advance(task)
+    summary = summarize(results)
+    for name, by_policy in summary.items():
+        table = Table(title=f"{name} ({seeds} seeds)", title_justify="left")
+        for col in ("policy", "conversions", "CPA", "ROAS", "% oracle", "headroom", "rejections", "resets", "winner day", "fatigue delay", "false ret."):  # fmt: skip
+            table.add_column(col, justify="left" if col == "policy" else "right")
+        for policy, f in by_policy.items():
+            table.add_row(policy, _ci(f["conversions"], 0), _ci(f["cpa"], 2), _ci(f["roas"], 2),
+                          _ci(f["pct_oracle"], 1), _ci(f["headroom_vs_uniform"], 2), _ci(f["guardrail_rejections"], 1),
+                          _ci(f["learning_resets"], 1), _ci(f["days_to_correct_winner"], 1),
+                          "" if f["fatigue_delay_median_days"] is None else f"{f['fatigue_delay_median_days']:.1f}",
+                          "" if f["false_retirement_rate"] is None else f"{100 * f['false_retirement_rate']:.0f}%")  # fmt: skip
+        out.print(table)
+    out.print(f"{len(jobs)} runs in {time.perf_counter() - t0:.0f} s")
+    if json_out is not None:
+        json_out.write_bytes(orjson.dumps({"seeds": seeds, "scenarios": summary}, option=orjson.OPT_INDENT_2))
+
+
+def _ci(f: dict[str, Any] | None, digits: int) -> str:
+    if not f or f.get("mean") is None:
+        return ""
+    mean = f"{f['mean']:,.{digits}f}"
+    return mean if f.get("ci95") is None else f"{mean} ± {f['ci95']:,.{digits}f}"
