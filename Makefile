@@ -29,16 +29,17 @@ pytest: install
 
 test: lint typecheck pytest
 
-# The demo arrives with the agent (issue 5); until then this says so instead of pretending.
+# The demo market in-process on DuckDB, in its own workspace (.adpilot-demo), emptied first.
+DEMO_DIR ?= $(CURDIR)/.adpilot-demo
 demo: install
-	@echo "make demo: the end-to-end demo (sandbox + sync + agent) is not built yet; see README 'Status'." >&2
-	@exit 2
+	ADPILOT_DATA_DIR=$(DEMO_DIR) $(BIN)/adpilot demo --reset
 
 bench: install
 	mkdir -p $(BENCH_OUT)
 	$(BIN)/adpilot bench warehouse --json $(BENCH_OUT)/warehouse.json
 	$(BIN)/adpilot-sandbox bench --json $(BENCH_OUT)/sandbox.json
 	$(BIN)/adpilot bench sync --json $(BENCH_OUT)/sync.json
+	$(BIN)/adpilot bench policies --seeds 20 --json $(BENCH_OUT)/policies.json
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(BENCH_OUT)
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(BENCH_OUT) .adpilot-demo

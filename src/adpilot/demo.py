@@ -23,7 +23,6 @@ from adpilot.agent.cycle import Agent
 from adpilot.agent.service import CycleBook, Production, agent_config, checkpointer, run_cycle
 from adpilot.bench.policies import run_one
 from adpilot.bootstrap import Container
-from adpilot.config import AgentSettings
 from adpilot.domain.fx import FxRate
 from adpilot.domain.ids import Platform
 from adpilot.domain.money import currency_exponent
@@ -84,14 +83,12 @@ async def _demo(container: Container, days: int, seed: int, on_day: Callable[[De
             container.accounts.add(platform, account_id, {k: str(c[k]) for k in keys if c.get(k)},
                                    name=f"demo {platform}", base_url=DEMO_BASE_URL)  # fmt: skip
     start = m.date_of(0)
-    rates = [
-        FxRate(start, cur, base.reporting_currency, Decimal(repr(float(r)))) for cur, r in base.fx_rates.items()
-    ]
+    rates = [FxRate(start, cur, base.reporting_currency, Decimal(repr(float(r)))) for cur, r in base.fx_rates.items()]
     wh.put_fx_rates(rates)
     connections = container.accounts.all()
     options = {"sleep": _no_sleep, "poll_interval": 0}
     goal = Goal(objective=Objective(base.objective), total_daily_budget=float(m.oracle_budget()))
-    settings = AgentSettings(seed=seed)
+    settings = container.settings.agent.model_copy(update={"seed": seed})
     result = DemoResult(currency=base.reporting_currency)
     transport = httpx.ASGITransport(app=create_app(sandbox))
     async with httpx.AsyncClient(transport=transport, base_url=DEMO_BASE_URL, timeout=120) as client:
@@ -137,7 +134,7 @@ async def _demo(container: Container, days: int, seed: int, on_day: Callable[[De
 def _per_minor(m: Any, ad: Any) -> float:
     """Reporting-currency major units per minor unit of the ad's account currency."""
     currency = m.currency_of(ad.platform, ad.account_id)
-    return float(m.fx(currency)) / 10 ** currency_exponent(currency)
+    return float(m.fx(currency)) / float(10 ** currency_exponent(currency))
 
 
 def demo_summary(result: DemoResult) -> dict[str, Any]:

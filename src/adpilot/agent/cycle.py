@@ -23,15 +23,16 @@ import operator
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, TypedDict, cast
 
 import numpy as np
-from adpilot.agent.executor import Executor
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
 from adpilot.actions.guardrails import Approved, Change, GuardContext, GuardrailConfig, Rejected, guard
+from adpilot.agent.executor import Executor
 from adpilot.agent.snapshot import SnapshotInputs, build_snapshot
-from adpilot.domain.actions import LaunchAd, action_from_dict, action_to_dict
+from adpilot.domain.actions import LaunchAd, Pause, Resume, action_from_dict, action_to_dict
 from adpilot.domain.events import AuditEvent
 from adpilot.domain.fx import FxTable
 from adpilot.domain.ids import EntityRef, Platform
@@ -137,6 +138,28 @@ def guard_context(snapshot: Snapshot, applied: Sequence[PastAction], now: dateti
     )
 
 
+def keep_one_active(snapshot: Snapshot, verdicts: Sequence[Approved | Rejected]) -> list[Approved | Rejected]:
+    """Refuse the pauses that would leave a running ad set without an active ad (e.g. because the
+    resume that was to replace them was rejected by another guardrail)."""
+    active = {s.ref: {a.ref for a in s.ads if a.active} for s in snapshot.ad_sets if s.active}
+    set_of = {a.ref: s.ref for s in snapshot.ad_sets for a in s.ads}
+    after = {k: set(v) for k, v in active.items()}
+    for v in verdicts:
+        if isinstance(v, Approved) and v.action.target in set_of and set_of[v.action.target] in after:
+            ads = after[set_of[v.action.target]]
+            if isinstance(v.action, Pause):
+                ads.discard(v.action.target)
+            elif isinstance(v.action, Resume):
+                ads.add(v.action.target)
+    emptied = {ref for ref, ads in after.items() if not ads and active[ref]}
+    return [
+        Rejected(v.action, "last_ad", f"{set_of[v.action.target]} would be left without an active ad")
+        if isinstance(v, Approved) and isinstance(v.action, Pause) and set_of.get(v.action.target) in emptied
+        else v
+        for v in verdicts
+    ]
+
+
 class Agent:
     """Builds and runs the cycle graph for one configuration and runtime."""
 
@@ -152,7 +175,7 @@ class Agent:
     def _build(self) -> StateGraph:  # type: ignore[type-arg]
         g: StateGraph = StateGraph(CycleState)  # type: ignore[type-arg]
         for p in Platform:
-            g.add_node(f"perceive_{p}", self._perceiver(p))
+            g.add_node(f"perceive_{p}", self._perceiver(p))  # type: ignore[call-overload]
             g.add_edge(START, f"perceive_{p}")
         g.add_node("snapshot", self._snapshot)
         g.add_node("propose", self._propose)
@@ -169,7 +192,7 @@ class Agent:
 
     async def run(self, cycle_id: str, *, resume: bool = False, interrupt_after: Sequence[str] = ()) -> CycleState:
         """Run (or resume) one cycle; ``interrupt_after`` stops after those nodes (tests of resumption)."""
-        config = {"configurable": {"thread_id": cycle_id}}
+        config: RunnableConfig = {"configurable": {"thread_id": cycle_id}}
         if resume:
             state = await self.graph.aget_state(config)
             if not state.next:  # already finished
@@ -178,10 +201,10 @@ class Agent:
         else:
             init: CycleState = {"cycle_id": cycle_id, "perceived": {}, "outcomes": []}
             out = await self.graph.ainvoke(init, config, interrupt_after=list(interrupt_after) or None)
-        return out  # type: ignore[no-any-return]
+        return cast(CycleState, out)
 
     async def pending_nodes(self, cycle_id: str) -> tuple[str, ...]:
-        state = await self.graph.aget_state({"configurable": {"thread_id": cycle_id}})
+        state = await self.graph.aget_state(RunnableConfig(configurable={"thread_id": cycle_id}))
         return tuple(state.next)
 
     # -- nodes ---------------------------------------------------------------------------------------------
@@ -239,7 +262,7 @@ class Agent:
         actions = [action_from_dict(p["action"]) for p in state.get("proposals", [])]
         ctx = guard_context(snap, snap.applied, self.rt.clock())
         verdicts = []
-        for v in guard(actions, self.config.guardrails, ctx):
+        for v in keep_one_active(snap, guard(actions, self.config.guardrails, ctx)):
             if isinstance(v, Rejected):
                 verdicts.append({"verdict": "rejected", "rule": v.rule, "reason": v.reason})
             else:
@@ -256,7 +279,7 @@ class Agent:
                     action_from_dict(p["action"]),
                     cycle_id=state["cycle_id"],
                     policy=p["policy"],
-                    mode=self.config.mode_for(p["policy"]),
+                    mode=self._mode(p),
                     now=now,
                     evidence=p["evidence"],
                     expected_impact=p["expected_impact"],
@@ -266,6 +289,14 @@ class Agent:
             )
         self.rt.warehouse.record_actions(records)
         return {"recorded": [r.action_id for r in records]}
+
+    def _mode(self, proposal: Mapping[str, Any]) -> ApprovalMode:
+        """The configured mode; a user rule may ask for its own (``approval:`` in its YAML)."""
+        mode = self.config.mode_for(proposal["policy"])
+        wanted = proposal["evidence"].get("approval") if proposal["policy"].startswith("rule:") else None
+        if mode is ApprovalMode.DRY_RUN or proposal["policy"] in self.config.approvals or wanted is None:
+            return mode
+        return ApprovalMode(wanted)
 
     async def _act(self, state: CycleState) -> dict[str, Any]:
         await self.executor.recover()

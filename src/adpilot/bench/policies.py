@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -39,6 +39,7 @@ from adpilot.domain.ids import Platform
 from adpilot.domain.ledger import ActionState
 from adpilot.domain.snapshot import Goal, Objective, PastAction
 from adpilot.policies.registry import policy_set
+from adpilot.ports.platform import PlatformAdapter
 
 ALL_POLICIES = ("adpilot", "uniform", "seed-rules", "seed-bandit", "thompson")
 
@@ -95,10 +96,11 @@ def run_one(
     scenario_name: str, policy: str, seed: int, *, days: int | None = None, eval_from: int | None = None
 ) -> RunResult:
     """One closed-loop run on the fast path; meant to run in a worker process."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
     from adpilot.warehouse.duckdb import DuckDBWarehouse
     from adpilot_sandbox.sandbox import Sandbox
     from adpilot_sandbox.scenario import load_scenario
-    from langgraph.checkpoint.memory import InMemorySaver
 
     base = load_scenario(scenario_name)
     scenario = base.model_copy(update={"seed": base.seed + seed})
@@ -115,7 +117,13 @@ def run_one(
         def inputs(cycle: int, applied: Sequence[PastAction]) -> Any:
             return market_inputs(m, fx=fx, goal=goal, cycle=cycle, applied=applied)
 
-        runtime = Runtime(warehouse=wh, inputs=inputs, adapter_for=lambda p, a: adapters[p], clock=lambda: m.now)
+        # The executor needs only live_state and apply, which MarketAdapter has.
+        runtime = Runtime(
+            warehouse=wh,
+            inputs=inputs,
+            adapter_for=lambda p, _: cast(PlatformAdapter, adapters[p]),
+            clock=lambda: m.now,
+        )
         config = AgentConfig(
             policies=policy_set(policy),
             guardrails=GuardrailConfig(total_daily_cap=_dec(goal.total_daily_budget or 0) or None),
@@ -200,12 +208,16 @@ def _exp(m: Any, ad: Any) -> int:
 
 
 def _creative_probe(policy: str) -> Any:
-    """For the agent's own policy: per ad set, the ad its creative test names best with ≥ 95 %, if any."""
+    """For the agent's own policy: per ad set id, the ad its creative test declares the winner, if any."""
     if policy != "adpilot":
         return None
-    from adpilot.policies.creative import declared_winners
+    from adpilot.policies.creative import creative_posteriors
 
-    return declared_winners
+    def winners(snapshot: Any) -> dict[str, str | None]:
+        posts = creative_posteriors(snapshot, np.random.default_rng(0))
+        return {ref.entity_id: (p.winner.entity_id if p.winner else None) for ref, p in posts.items()}
+
+    return winners
 
 
 def mean_ci(values: Sequence[float]) -> dict[str, float | None]:

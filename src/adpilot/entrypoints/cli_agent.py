@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -67,7 +68,7 @@ def agent_run(
     asyncio.run(main())
 
 
-def _render_cycle(state: dict[str, Any]) -> None:
+def _render_cycle(state: Mapping[str, Any]) -> None:
     s = state.get("summary", {})
     table = Table(title=f"cycle {s.get('cycle_id', '?')} (data through {s.get('as_of')})", title_justify="left")
     table.add_column("platform")
@@ -93,12 +94,14 @@ def demo_command(
     from adpilot.bootstrap import build_container
     from adpilot.config import load_settings
     from adpilot.demo import run_demo
+    from adpilot.services import init_workspace
 
     settings = load_settings()
     if reset and settings.data_dir.exists():
         shutil.rmtree(settings.data_dir)
     container = build_container(settings)
     ctx.call_on_close(container.close)
+    init_workspace(settings, container.warehouse, settings.effective_warehouse_url)
     if container.warehouse.list_actions(limit=1):
         raise ConfigError(
             f"demo: {settings.data_dir} already holds agent actions; run `adpilot demo --reset` "
@@ -131,11 +134,17 @@ def demo_command(
     )
 
 
+COLUMNS = ("policy", "conversions", "CPA", "ROAS", "% oracle", "headroom", "rejections", "resets", "winner day",
+           "fatigue delay", "false ret.")  # fmt: skip
+
+
 def bench_policies_command(
     scenario: Annotated[str, typer.Option(help="Shipped scenario name or YAML file; 'all' for the suite.")] = "all",
     days: Annotated[int | None, typer.Option(help="Days per run (default: the scenario's).")] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per policy (common random numbers).")] = 20,
-    policies: Annotated[str, typer.Option(help="Comma-separated policy sets.")] = "adpilot,uniform,seed-rules,seed-bandit,thompson",
+    policies: Annotated[
+        str, typer.Option(help="Comma-separated policy sets.")
+    ] = "adpilot,uniform,seed-rules,seed-bandit,thompson",
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here as JSON.")] = None,
 ) -> None:
@@ -166,18 +175,22 @@ def bench_policies_command(
     summary = summarize(results)
     for name, by_policy in summary.items():
         table = Table(title=f"{name} ({seeds} seeds)", title_justify="left")
-        for col in ("policy", "conversions", "CPA", "ROAS", "% oracle", "headroom", "rejections", "resets", "winner day", "fatigue delay", "false ret."):  # fmt: skip
+        for col in COLUMNS:
             table.add_column(col, justify="left" if col == "policy" else "right")
         for policy, f in by_policy.items():
             table.add_row(policy, _ci(f["conversions"], 0), _ci(f["cpa"], 2), _ci(f["roas"], 2),
                           _ci(f["pct_oracle"], 1), _ci(f["headroom_vs_uniform"], 2), _ci(f["guardrail_rejections"], 1),
                           _ci(f["learning_resets"], 1), _ci(f["days_to_correct_winner"], 1),
                           "" if f["fatigue_delay_median_days"] is None else f"{f['fatigue_delay_median_days']:.1f}",
-                          "" if f["false_retirement_rate"] is None else f"{100 * f['false_retirement_rate']:.0f}%")  # fmt: skip
+                          _pct(f["false_retirement_rate"]))  # fmt: skip
         out.print(table)
     out.print(f"{len(jobs)} runs in {time.perf_counter() - t0:.0f} s")
     if json_out is not None:
         json_out.write_bytes(orjson.dumps({"seeds": seeds, "scenarios": summary}, option=orjson.OPT_INDENT_2))
+
+
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{100 * x:.0f}%"
 
 
 def _ci(f: dict[str, Any] | None, digits: int) -> str:
