@@ -36,6 +36,22 @@ RULES = {
     "adpilot.domain": ("adpilot.domain",),
     "adpilot.ports": ("adpilot.domain", "adpilot.ports", "adpilot.errors"),
     "adpilot_sandbox": ("adpilot_sandbox",),
+    # Policies are pure functions of the snapshot: the domain and each other, nothing with I/O.
+    "adpilot.policies": ("adpilot.domain", "adpilot.policies"),
+    "adpilot.agent": (
+        "adpilot.domain",
+        "adpilot.ports",
+        "adpilot.errors",
+        "adpilot.policies",
+        "adpilot.actions",
+        "adpilot.platforms",
+        "adpilot.sync",
+        "adpilot.lake",
+        "adpilot.config",
+        "adpilot.rules_file",
+        "adpilot.accounts",
+        "adpilot.agent",
+    ),
     "adpilot.warehouse": (
         "adpilot.domain",
         "adpilot.ports",
@@ -64,6 +80,13 @@ def test_guardrails_are_pure() -> None:
         "adpilot.domain.ids",
         "adpilot.domain.money",
     }
+
+
+def test_only_benchmarks_and_the_demo_run_the_sandbox() -> None:
+    users = {
+        file for file, mods in project_imports("adpilot").items() if any(m.startswith("adpilot_sandbox") for m in mods)
+    }
+    assert users <= {"adpilot/demo.py"} | {f for f in users if f.startswith("adpilot/bench/")}
 
 
 def test_nothing_imports_the_entry_points() -> None:

@@ -32,7 +32,7 @@ from langgraph.graph import END, START, StateGraph
 from adpilot.actions.guardrails import Approved, Change, GuardContext, GuardrailConfig, Rejected, guard
 from adpilot.agent.executor import Executor
 from adpilot.agent.snapshot import SnapshotInputs, build_snapshot
-from adpilot.domain.actions import LaunchAd, Pause, Resume, action_from_dict, action_to_dict
+from adpilot.domain.actions import LaunchAd, Pause, Resume, SetBudget, action_from_dict, action_to_dict
 from adpilot.domain.events import AuditEvent
 from adpilot.domain.fx import FxTable
 from adpilot.domain.ids import EntityRef, Platform
@@ -112,6 +112,18 @@ def combine(proposals: Sequence[Proposal]) -> list[Proposal]:
         seen.add(key)
         out.append(p)
     return out
+
+
+def cuts_first(snapshot: Snapshot, proposals: Sequence[Proposal]) -> list[Proposal]:
+    """Budget cuts before raises: the guardrails judge (and the executor applies) in this order, so a
+    reallocation within the total cap is never refused, nor overspends, halfway through."""
+    current = {s.budget_holder: s.daily_budget for s in snapshot.ad_sets if s.daily_budget is not None}
+
+    def raise_(p: Proposal) -> bool:
+        a = p.action
+        return isinstance(a, SetBudget) and a.target in current and a.new_budget.minor > current[a.target].minor
+
+    return sorted(proposals, key=raise_)
 
 
 def guard_context(snapshot: Snapshot, applied: Sequence[PastAction], now: datetime) -> GuardContext:
@@ -253,7 +265,7 @@ class Agent:
                     "evidence": dict(p.evidence),
                     "expected_impact": p.expected_impact,
                 }
-                for p in combine(proposals)
+                for p in cuts_first(snap, combine(proposals))
             ]
         }
 
