@@ -13,6 +13,8 @@ import orjson
 import pytest
 from cryptography.fernet import Fernet
 
+from adpilot.warehouse.migrations import LATEST_VERSION
+
 
 def adpilot(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
@@ -31,7 +33,7 @@ def test_init_creates_data_dir_warehouse_and_private_key(clean_environment: Path
     again = adpilot("init")
     assert again.returncode == 0 and "(kept)" in again.stdout
     stats = adpilot("warehouse", "stats")
-    assert stats.returncode == 0 and "insights" in stats.stdout and "schema version 3" in stats.stdout
+    assert stats.returncode == 0 and "insights" in stats.stdout and f"schema version {LATEST_VERSION}" in stats.stdout
 
 
 def test_config_show_masks_every_secret() -> None:
@@ -70,7 +72,7 @@ def test_migrate_and_stats_on_postgres(postgres_url: str) -> None:
     try:
         result = adpilot("warehouse", "migrate", env=env)
         assert result.returncode == 0, result.stderr
-        assert f"(schema {schema}): schema version 3" in result.stdout
+        assert f"(schema {schema}): schema version {LATEST_VERSION}" in result.stdout
         assert adpilot("warehouse", "stats", env=env).returncode == 0
     finally:
         import psycopg

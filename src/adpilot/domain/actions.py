@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from adpilot.domain.ids import EntityRef, Level
+from adpilot.domain.ids import EntityRef, Level, Platform
 from adpilot.domain.money import Money
 from adpilot.domain.status import Status
 
@@ -123,3 +124,87 @@ class LaunchAd(_Action):
 
 
 Action = SetBudget | SetBid | Pause | Resume | LaunchAd
+
+
+# -- serialization (the ledger stores actions as JSON) -------------------------------------------------
+
+
+def money_to_dict(money: Money) -> dict[str, object]:
+    """Exact money as JSON: integer minor units and the currency, never a float."""
+    return {"minor": money.minor, "currency": money.currency}
+
+
+def money_from_dict(d: Mapping[str, Any]) -> Money:
+    minor = d.get("minor")
+    if isinstance(minor, bool) or not isinstance(minor, int):
+        raise ValueError(f"minor: expected integer minor units, got {minor!r}")
+    return Money(str(d.get("currency", "")), minor)
+
+
+def _ref_to_dict(ref: EntityRef) -> dict[str, str]:
+    return {
+        "platform": str(ref.platform),
+        "account_id": ref.account_id,
+        "level": str(ref.level),
+        "entity_id": ref.entity_id,
+    }
+
+
+def _ref_from_dict(d: Mapping[str, Any]) -> EntityRef:
+    return EntityRef(Platform(d["platform"]), str(d["account_id"]), Level(d["level"]), str(d["entity_id"]))
+
+
+def action_to_dict(action: Action) -> dict[str, Any]:
+    """A JSON-able dict of ``action`` that :func:`action_from_dict` turns back into an equal action."""
+    out: dict[str, Any] = {
+        "kind": str(action.kind),
+        "target": _ref_to_dict(action.target),
+        "reason": action.reason,
+        "idempotency_key": action.idempotency_key,
+    }
+    if isinstance(action, SetBudget):
+        out["new_budget"] = money_to_dict(action.new_budget)
+    elif isinstance(action, SetBid):
+        out["new_bid"] = money_to_dict(action.new_bid)
+    elif isinstance(action, LaunchAd):
+        out |= {
+            "name": action.name,
+            "asset_ids": list(action.asset_ids),
+            "headline": action.headline,
+            "body": action.body,
+            "call_to_action": action.call_to_action,
+            "link_url": action.link_url,
+            "start_paused": action.start_paused,
+        }
+    return out
+
+
+def action_from_dict(d: Mapping[str, Any]) -> Action:
+    """The action :func:`action_to_dict` wrote; a missing or unknown field raises ``ValueError`` naming it."""
+    try:
+        kind = ActionKind(d["kind"])
+        common: dict[str, Any] = {
+            "target": _ref_from_dict(d["target"]),
+            "reason": str(d["reason"]),
+            "idempotency_key": str(d["idempotency_key"]),
+        }
+        if kind is ActionKind.SET_BUDGET:
+            return SetBudget(**common, new_budget=money_from_dict(d["new_budget"]))
+        if kind is ActionKind.SET_BID:
+            return SetBid(**common, new_bid=money_from_dict(d["new_bid"]))
+        if kind is ActionKind.PAUSE:
+            return Pause(**common)
+        if kind is ActionKind.RESUME:
+            return Resume(**common)
+        return LaunchAd(
+            **common,
+            name=str(d["name"]),
+            asset_ids=tuple(str(a) for a in d["asset_ids"]),
+            headline=str(d.get("headline", "")),
+            body=str(d.get("body", "")),
+            call_to_action=str(d.get("call_to_action", "")),
+            link_url=str(d.get("link_url", "")),
+            start_paused=bool(d.get("start_paused", False)),
+        )
+    except KeyError as exc:
+        raise ValueError(f"action: missing field {exc.args[0]!r}") from None

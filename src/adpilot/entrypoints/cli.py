@@ -41,6 +41,16 @@ def _register_sync_commands() -> None:
     app.command("report")(cli_sync.report_command)
 
 
+def _register_agent_commands() -> None:
+    from adpilot.entrypoints import cli_actions, cli_agent, cli_rules
+
+    app.add_typer(cli_agent.agent_app, name="agent")
+    app.add_typer(cli_actions.app, name="actions")
+    app.add_typer(cli_rules.app, name="rules")
+    app.command("demo")(cli_agent.demo_command)
+    bench_app.command("policies")(cli_agent.bench_policies_command)
+
+
 out = Console()
 err = Console(stderr=True)
 
@@ -271,6 +281,7 @@ def bench_sync(
 
 
 _register_sync_commands()
+_register_agent_commands()
 
 
 def main() -> None:

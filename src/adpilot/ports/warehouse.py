@@ -15,6 +15,7 @@ from adpilot.domain.entities import Entity
 from adpilot.domain.events import AuditEvent, EntityChange
 from adpilot.domain.fx import FxRate
 from adpilot.domain.ids import Level, Platform
+from adpilot.domain.ledger import ActionRecord, ActionState, AppliedChange
 from adpilot.domain.metrics import DailyInsight, DateWindow, InsightWindow
 from adpilot.domain.money import Money
 from adpilot.ports.insight_batch import InsightBatch
@@ -119,7 +120,54 @@ class WarehouseStats:
     insight_days: tuple[date, date] | None = None
 
 
-class Warehouse(Protocol):
+class ActionLedger(Protocol):
+    """The agent's actions and their states. Every state change is a compare-and-set plus an audit line."""
+
+    def record_actions(self, records: Iterable[ActionRecord]) -> int:
+        """Insert the records whose action id is new; an existing one is left untouched. Returns how many were new."""
+        ...
+
+    def transition_action(
+        self,
+        action_id: str,
+        from_states: Iterable[ActionState],
+        to_state: ActionState,
+        *,
+        actor: str = "agent",
+        at: datetime | None = None,
+        **fields: Any,
+    ) -> ActionRecord | None:
+        """Move a record to ``to_state`` only if its state is one of ``from_states``, in one transaction.
+
+        ``fields`` may set ``rule``, ``reason``, ``before``, ``after``, ``error``, ``decided_by``,
+        ``expires_at``. Returns the updated record, or ``None`` when the record is missing or its state did
+        not match (another caller got there first). A step the state machine forbids raises ``ValueError``.
+        """
+        ...
+
+    def get_action(self, action_id: str) -> ActionRecord | None: ...
+
+    def list_actions(
+        self,
+        states: Iterable[ActionState] | None = None,
+        since: datetime | None = None,
+        limit: int | None = 100,
+        *,
+        id_prefix: str | None = None,
+    ) -> list[ActionRecord]:
+        """Newest first; ``since`` bounds the creation time; ``limit=None`` returns all."""
+        ...
+
+    def applied_changes(self, since: datetime) -> list[AppliedChange]:
+        """Changes applied on or after ``since`` (rolled-back ones included: they happened), oldest first."""
+        ...
+
+    def action_events(self, action_id: str) -> list[AuditEvent]:
+        """The audit trail of one action, oldest first."""
+        ...
+
+
+class Warehouse(ActionLedger, Protocol):
     """Storage for entities, insights, bookmarks, audit and FX. Every write is all-or-nothing."""
 
     engine: str

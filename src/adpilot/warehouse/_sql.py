@@ -17,10 +17,18 @@ from typing import Any, Protocol
 import orjson
 import pyarrow as pa
 
+from adpilot.domain.actions import action_from_dict, action_to_dict
 from adpilot.domain.entities import Entity
 from adpilot.domain.events import AuditEvent, EntityChange
 from adpilot.domain.fx import FxRate, FxTable
-from adpilot.domain.ids import Level, Platform
+from adpilot.domain.ids import EntityRef, Level, Platform
+from adpilot.domain.ledger import (
+    ActionRecord,
+    ActionState,
+    AppliedChange,
+    ApprovalMode,
+    check_transition,
+)
 from adpilot.domain.metrics import DailyInsight, InsightWindow
 from adpilot.domain.money import Money
 from adpilot.errors import InvalidRows, MigrationError
@@ -323,17 +331,8 @@ class SqlWarehouse(abc.ABC):
         evs = list(events)
         if not evs:
             return 0
-        table = pa.table(
-            {
-                "occurred_at": pa.array([utc_naive(e.at) for e in evs], pa.timestamp("us")),
-                "actor": [e.actor for e in evs],
-                "kind": [e.kind for e in evs],
-                "subject": [e.subject for e in evs],
-                "details": [orjson.dumps(dict(e.details), option=orjson.OPT_SORT_KEYS).decode() for e in evs],
-            }
-        )
         with self._transaction() as tx:
-            tx.append("audit_log", table)
+            tx.append("audit_log", _audit_table(evs))
         return len(evs)
 
     def read_audit(self, *, limit: int = 100, kind: str | None = None) -> list[AuditEvent]:
@@ -428,6 +427,136 @@ class SqlWarehouse(abc.ABC):
                 (status, error, utc_naive(datetime.now(UTC)), str(platform), account_id),
             )
 
+    # -- the action ledger -------------------------------------------------------------------------------
+    def record_actions(self, records: Iterable[ActionRecord]) -> int:
+        by_id: dict[str, ActionRecord] = {}
+        for r in records:
+            by_id.setdefault(r.action_id, r)  # the first of two records of one decision wins, as in the table
+        if not by_id:
+            return 0
+        rows = list(by_id.values())
+        for r in rows:
+            if r.state not in _BORN:
+                raise ValueError(f"state: a record cannot be created as {r.state}")
+        with self._transaction() as tx:
+            tx.stage("stg_agent_actions", _actions_table(rows))
+            cols = ", ".join(_ACTION_COLUMNS)
+            new = {
+                row[0]
+                for row in tx.query(
+                    f"INSERT INTO agent_actions ({cols}) SELECT {cols} FROM stg_agent_actions "
+                    "ON CONFLICT (action_id) DO NOTHING RETURNING action_id"
+                )
+            }
+            events = [_record_event(r) for r in rows if r.action_id in new]
+            if events:
+                tx.append("audit_log", _audit_table(events))
+        return len(new)
+
+    def transition_action(
+        self,
+        action_id: str,
+        from_states: Iterable[ActionState],
+        to_state: ActionState,
+        *,
+        actor: str = "agent",
+        at: datetime | None = None,
+        **fields: Any,
+    ) -> ActionRecord | None:
+        sources = [ActionState(s) for s in from_states]
+        to_state = ActionState(to_state)
+        if not sources:
+            raise ValueError("from_states: name at least one state")
+        for s in sources:
+            check_transition(s, to_state)
+        unknown = sorted(set(fields) - set(_SETTABLE))
+        if unknown:
+            raise ValueError(f"fields: cannot set {', '.join(unknown)} on a transition")
+        when = at or datetime.now(UTC)
+        sets = ["state = ?", "updated_at = ?"]
+        params: list[Any] = [str(to_state), utc_naive(when)]
+        for name, value in fields.items():
+            sets.append(f"{_SETTABLE[name]} = ?")
+            params.append(_column_value(name, value))
+        if to_state is ActionState.APPLIED:
+            sets.append("applied_at = ?")
+            params.append(utc_naive(when))
+        with self._transaction() as tx:
+            for _ in range(len(sources) + 1):  # the state only moves forward: a few rounds at most
+                found = tx.query("SELECT state FROM agent_actions WHERE action_id = ?", (action_id,))
+                if not found or ActionState(found[0][0]) not in sources:
+                    return None
+                current = ActionState(found[0][0])
+                # The state in the WHERE clause is the compare-and-set: a concurrent writer that got there
+                # first changed it, and PostgreSQL re-checks the condition after waiting for its row lock.
+                rows = tx.query(
+                    f"UPDATE agent_actions SET {', '.join(sets)} WHERE action_id = ? AND state = ? "
+                    f"RETURNING {', '.join(_ACTION_COLUMNS)}",
+                    [*params, action_id, str(current)],
+                )
+                if rows:
+                    record = _record_from_row(rows[0])
+                    tx.append("audit_log", _audit_table([_transition_event(record, current, actor, when, fields)]))
+                    return record
+        return None
+
+    def get_action(self, action_id: str) -> ActionRecord | None:
+        with self._transaction() as tx:
+            rows = tx.query(f"SELECT {', '.join(_ACTION_COLUMNS)} FROM agent_actions WHERE action_id = ?", (action_id,))
+        return _record_from_row(rows[0]) if rows else None
+
+    def list_actions(
+        self,
+        states: Iterable[ActionState] | None = None,
+        since: datetime | None = None,
+        limit: int | None = 100,
+        *,
+        id_prefix: str | None = None,
+    ) -> list[ActionRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        if states is not None:
+            wanted = sorted({str(ActionState(s)) for s in states})
+            if not wanted:
+                return []
+            where.append(_in("state", wanted, params))
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(utc_naive(since))
+        if id_prefix is not None:
+            where.append("substr(action_id, 1, ?) = ?")
+            params.extend([len(id_prefix), id_prefix])
+        sql = f"SELECT {', '.join(_ACTION_COLUMNS)} FROM agent_actions"
+        if where:
+            sql += f" WHERE {' AND '.join(where)}"
+        sql += " ORDER BY created_at DESC, action_id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._transaction() as tx:
+            rows = tx.query(sql, params)
+        return [_record_from_row(r) for r in rows]
+
+    def applied_changes(self, since: datetime) -> list[AppliedChange]:
+        with self._transaction() as tx:
+            rows = tx.query(
+                "SELECT platform, account_id, level, entity_id, kind, policy, applied_at FROM agent_actions "
+                "WHERE applied_at IS NOT NULL AND applied_at >= ? ORDER BY applied_at, action_id",
+                (utc_naive(since),),
+            )
+        return [
+            AppliedChange(EntityRef(Platform(r[0]), r[1], Level(r[2]), r[3]), r[4], r[5], as_utc(r[6])) for r in rows
+        ]
+
+    def action_events(self, action_id: str) -> list[AuditEvent]:
+        with self._transaction() as tx:
+            rows = tx.query(
+                "SELECT occurred_at, actor, kind, subject, details FROM audit_log "
+                "WHERE subject = ? AND kind LIKE 'action.%' ORDER BY id",
+                (action_id,),
+            )
+        return [AuditEvent(as_utc(r[0]), r[1], r[2], r[3], orjson.loads(r[4])) for r in rows]
+
     # -- maintenance -----------------------------------------------------------------------------------
     def clear_synced_data(self) -> None:
         with self._transaction() as tx:
@@ -446,6 +575,163 @@ class SqlWarehouse(abc.ABC):
                 lo, hi = tx.query("SELECT min(day), max(day) FROM insights")[0]
                 days = (lo, hi) if lo is not None else None
         return WarehouseStats(self.engine, self.location, version, counts, days)
+
+
+def _audit_table(events: Sequence[AuditEvent]) -> pa.Table:
+    return pa.table(
+        {
+            "occurred_at": pa.array([utc_naive(e.at) for e in events], pa.timestamp("us")),
+            "actor": [e.actor for e in events],
+            "kind": [e.kind for e in events],
+            "subject": [e.subject for e in events],
+            "details": [_json(dict(e.details)) for e in events],
+        }
+    )
+
+
+# -- the action ledger's rows ------------------------------------------------------------------------------
+
+_ACTION_COLUMNS = (
+    "action_id", "cycle_id", "policy", "kind", "platform", "account_id", "level", "entity_id", "action",
+    "evidence", "expected_impact", "mode", "state", "rule", "reason", "before_state", "after_state", "error",
+    "created_at", "updated_at", "expires_at", "decided_by", "rollback_of", "applied_at",
+)  # fmt: skip
+_TIME_COLUMNS = ("created_at", "updated_at", "expires_at", "applied_at")
+# Record fields a transition may set, and their columns.
+_SETTABLE = {
+    "rule": "rule",
+    "reason": "reason",
+    "before": "before_state",
+    "after": "after_state",
+    "error": "error",
+    "decided_by": "decided_by",
+    "expires_at": "expires_at",
+}
+_BORN = frozenset({ActionState.PENDING, ActionState.APPROVED, ActionState.REJECTED, ActionState.DRY_RUN})
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    if isinstance(value, Platform | Level):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serializable")
+
+
+def _json(value: Any) -> str:
+    option = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+    return orjson.dumps(value, option=option, default=_json_default).decode()
+
+
+def _column_value(name: str, value: Any) -> Any:
+    if name in ("before", "after"):
+        return _json(dict(value or {}))
+    if name == "expires_at":
+        return None if value is None else utc_naive(value)
+    return None if value is None else str(value)
+
+
+def _action_row(r: ActionRecord) -> dict[str, Any]:
+    t = r.action.target
+    return {
+        "action_id": r.action_id,
+        "cycle_id": r.cycle_id,
+        "policy": r.policy,
+        "kind": str(r.action.kind),
+        "platform": str(t.platform),
+        "account_id": t.account_id,
+        "level": str(t.level),
+        "entity_id": t.entity_id,
+        "action": _json(action_to_dict(r.action)),
+        "evidence": _json(dict(r.evidence)),
+        "expected_impact": r.expected_impact,
+        "mode": str(r.mode),
+        "state": str(r.state),
+        "rule": r.rule,
+        "reason": r.reason,
+        "before_state": _json(dict(r.before)),
+        "after_state": _json(dict(r.after)),
+        "error": r.error,
+        "created_at": utc_naive(r.created_at),
+        "updated_at": utc_naive(r.updated_at),
+        "expires_at": None if r.expires_at is None else utc_naive(r.expires_at),
+        "decided_by": r.decided_by,
+        "rollback_of": r.rollback_of,
+        "applied_at": None if r.applied_at is None else utc_naive(r.applied_at),
+    }
+
+
+def _actions_table(records: Sequence[ActionRecord]) -> pa.Table:
+    rows = [_action_row(r) for r in records]
+    return pa.table(
+        {
+            c: pa.array([row[c] for row in rows], pa.timestamp("us") if c in _TIME_COLUMNS else pa.string())
+            for c in _ACTION_COLUMNS
+        }
+    )
+
+
+def _record_from_row(row: Row) -> ActionRecord:
+    d = dict(zip(_ACTION_COLUMNS, row, strict=True))
+
+    def when(name: str) -> datetime | None:
+        value = d[name]
+        return None if value is None else as_utc(value)
+
+    created, updated = when("created_at"), when("updated_at")
+    assert created is not None and updated is not None  # NOT NULL columns
+    return ActionRecord(
+        action_id=d["action_id"],
+        cycle_id=d["cycle_id"],
+        policy=d["policy"],
+        action=action_from_dict(orjson.loads(d["action"])),
+        mode=ApprovalMode(d["mode"]),
+        state=ActionState(d["state"]),
+        created_at=created,
+        updated_at=updated,
+        evidence=orjson.loads(d["evidence"]),
+        expected_impact=d["expected_impact"],
+        rule=d["rule"],
+        reason=d["reason"],
+        before=orjson.loads(d["before_state"]),
+        after=orjson.loads(d["after_state"]),
+        error=d["error"],
+        expires_at=when("expires_at"),
+        decided_by=d["decided_by"],
+        rollback_of=d["rollback_of"],
+        applied_at=when("applied_at"),
+    )
+
+
+def _record_event(r: ActionRecord) -> AuditEvent:
+    details: dict[str, Any] = {"to": str(r.state), "target": str(r.target), "kind": str(r.action.kind)}
+    details |= {"policy": r.policy, "cycle_id": r.cycle_id, "mode": str(r.mode)}
+    if r.rule:
+        details["rule"] = r.rule
+    if r.reason:
+        details["reason"] = r.reason
+    if r.rollback_of:
+        details["rollback_of"] = r.rollback_of
+    return AuditEvent(r.created_at, r.decided_by or "agent", f"action.{r.state}", r.action_id, details)
+
+
+def _transition_event(
+    r: ActionRecord, previous: ActionState, actor: str, at: datetime, fields: dict[str, Any]
+) -> AuditEvent:
+    """What changed in one step: the states, and the fields this step set (before/after, reason, error)."""
+    details: dict[str, Any] = {"from": str(previous), "to": str(r.state), "target": str(r.target)}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if name in ("before", "after"):
+            details[name] = dict(value)
+        elif isinstance(value, datetime):
+            details[name] = as_utc(value).isoformat()
+        else:
+            details[name] = str(value)
+    return AuditEvent(at, actor or "agent", f"action.{r.state}", r.action_id, details)
 
 
 def _fold_performance(

@@ -109,4 +109,24 @@ MIGRATIONS = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        4,
+        "the agent's action ledger",
+        (
+            # One row per decision (action_id = the action's idempotency key); JSON documents as text.
+            """CREATE TABLE agent_actions (
+                action_id VARCHAR NOT NULL PRIMARY KEY, cycle_id VARCHAR NOT NULL, policy VARCHAR NOT NULL,
+                kind VARCHAR NOT NULL, platform VARCHAR NOT NULL, account_id VARCHAR NOT NULL,
+                level VARCHAR NOT NULL, entity_id VARCHAR NOT NULL, action VARCHAR NOT NULL,
+                evidence VARCHAR NOT NULL, expected_impact VARCHAR NOT NULL, mode VARCHAR NOT NULL,
+                state VARCHAR NOT NULL, rule VARCHAR, reason VARCHAR, before_state VARCHAR NOT NULL,
+                after_state VARCHAR NOT NULL, error VARCHAR, created_at {ts} NOT NULL, updated_at {ts} NOT NULL,
+                expires_at {ts}, decided_by VARCHAR, rollback_of VARCHAR, applied_at {ts})""",
+            "CREATE INDEX agent_actions_state ON agent_actions (state, created_at)",
+        ),
+    ),
+)
+
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

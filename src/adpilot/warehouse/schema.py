@@ -147,4 +147,4 @@ TABLE_FOR_TYPE: dict[type, EntityTable] = {t.entity_type: t for t in ENTITY_TABL
 TABLE_FOR_LEVEL: dict[Level, EntityTable] = {t.level: t for t in ENTITY_TABLES if t.level is not None}
 
 SYNCED_TABLES = (*(t.table for t in ENTITY_TABLES), "insights")
-ALL_TABLES = (*SYNCED_TABLES, "entity_changes", "sync_state", "audit_log", "fx_rates", "connections")
+ALL_TABLES = (*SYNCED_TABLES, "entity_changes", "sync_state", "audit_log", "fx_rates", "connections", "agent_actions")
