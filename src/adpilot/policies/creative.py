@@ -1,0 +1,647 @@
+"""Bayesian creative testing within each ad set: which ads to pause, resume or launch.
+
+The platform splits an ad set's impressions among its *active* ads (Meta, TikTok and X rotate creatives
+themselves), so the agent's levers are Pause, Resume and LaunchAd. Every such change puts the ad set back
+in its learning phase, so this policy changes an ad set rarely and in batches.
+
+**Model.** Within an ad set every ad pays the same price per impression, so the quantity to compare is
+conversions per impression, ``theta = CTR x CVR``. It is modelled as the product of two Beta posteriors,
+CTR from clicks per impression and CVR from conversions per click: the likelihood of (clicks,
+conversions) factorizes exactly that way, and modelling conversions per impression directly would throw
+away what the (many more) clicks say about CTR. The priors are **empirical Bayes**: their mean is the ad
+set's pooled rate, their relative spread is learned from all ads of the same platform in the snapshot
+(method of moments, shrunk toward the reference spread of creative multipliers when few ads exist).
+
+Counts are **lag-aware** (a day's click exposure for CVR is discounted by its reported share, so
+unreported conversions are not counted as failures), **compared day by day** (exposures carry day
+effects shared by the ad set's ads, so an ad that only ran during a learning reset or a slump is not
+judged against another's good weeks), **recency-weighted** (creatives drift) and **tempered** for each
+ad's own day-level noise (a day of 2,000 clicks is not worth 2,000 independent trials when the day's rate
+itself moves by ~10 %).
+
+**Decisions.** Monte-Carlo draws give each ad's P(best) and expected relative loss. An ad is paused when
+it is clearly losing (P(best) below ``pause_p_best``, expected loss above ``pause_loss``, enough traffic
+to judge) and the batch's expected gain beats the cost of a learning reset; a winner is declared by the
+top-two rule (P(best) >= ``confidence`` with minimum evidence for the leader and runner-up); a paused
+ad is resumed only when it is plausibly the best and the agent never paused or resumed it before (no
+pause -> resume -> pause churn); a candidate creative is launched when a winner is declared or too few
+ads remain in contention. An ad set changed by the agent within ``cooldown_days`` is left alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+
+from adpilot.domain.actions import ActionKind, Pause, Resume
+from adpilot.domain.ids import EntityRef, Platform
+from adpilot.domain.snapshot import AdSetView, AdView, Proposal, Snapshot, decision_key
+from adpilot.domain.status import Status
+from adpilot.policies._stats import (
+    CandidatePrior,
+    Counts,
+    best_arm_stats,
+    beta_prior,
+    choose_candidate,
+    day_effects,
+    eligible_candidates,
+    lag_adjusted_conversions,
+    launch_action,
+    overdispersion_factor,
+    pooled_rate,
+    recency_weight,
+    relative_dispersion,
+)
+from adpilot.policies.fatigue import FatigueParams, FatiguePolicy
+
+_FATIGUE_DEFAULTS = FatigueParams()
+_AD_CHANGES = frozenset({ActionKind.PAUSE.value, ActionKind.RESUME.value, ActionKind.LAUNCH_AD.value})
+
+
+@dataclass(frozen=True, slots=True)
+class CreativeParams:
+    """Tunables of the creative test. Defaults follow market-science §1, §4, §6."""
+
+    window_days: int = 42  # days of history considered
+    half_life_days: float = 21.0  # a day's weight halves every half-life (creatives drift, slowly)
+    ctr_day_sigma: float = 0.10  # ad-level day noise of CTR (relative), tempers the counts
+    cvr_day_sigma: float = 0.10  # ad-level day noise of CVR, tempers the counts
+    ctr_common_sigma: float = 0.10  # day effects on CTR shared by an ad set's ads (0: none)
+    cvr_common_sigma: float = 0.15  # shared day effects on CVR: noise, learning resets, outages (0.10–0.20)
+    ctr_prior_sd: float = 0.30  # reference spread of creative CTR multipliers (LogNormal sd 0.25–0.35)
+    cvr_prior_sd: float = 0.20  # reference spread of creative CVR multipliers (LogNormal sd 0.15–0.25)
+    prior_weight: float = 5.0  # how many ads' worth of belief the reference spreads carry
+    draws: int = 4000  # Monte-Carlo draws per ad set
+    confidence: float = 0.95  # P(best) that declares a winner (top-two rule)
+    min_days: int = 7  # delivering days the leader and the runner-up need before a winner is named
+    min_conversions: float = 30.0  # lag-adjusted conversions the two need together
+    keep_p_best: float = 0.05  # an ad with at least this P(best) is still in contention
+    pause_p_best: float = 0.02  # ... and below this it is clearly not the best
+    pause_loss: float = 0.10  # expected share of the best ad's rate lost by keeping it
+    pause_min_days: int = 7  # delivering days before an ad can be judged (a whole week: weekdays cancel)
+    pause_min_conversions: float = 10.0  # conversions it was expected to have at the ad set's rate
+    resume_p_best: float = 0.5  # a paused ad comes back only when more likely than not the best
+    resume_max_idle_days: int = 28  # older evidence about a paused ad is not trusted
+    min_active: int = 2  # active ads kept while the test runs (1 once a winner is declared)
+    max_active: int = 6  # no launch beyond this many active ads
+    cooldown_days: float = 7.0  # leave an ad set alone this long after the agent changed its ads
+    horizon_days: float = 14.0  # days over which a pause's gain is weighed against a learning reset
+    learning_penalty: float = 0.2  # relative conversion loss while learning (reference: CPA x1.2–1.5)
+    learning_events: float = 50.0  # conversions within learning_window_days that end learning
+    learning_window_days: int = 7
+    candidates: CandidatePrior = field(default_factory=CandidatePrior)  # how challengers are picked
+
+    def __post_init__(self) -> None:
+        if self.window_days < 1 or self.draws < 100:
+            raise ValueError("window_days: at least 1; draws: at least 100")
+        if not 0.5 < self.confidence < 1:
+            raise ValueError("confidence: must be in (0.5, 1)")
+        if not 0 <= self.pause_p_best <= self.keep_p_best < 1:
+            raise ValueError("need 0 <= pause_p_best <= keep_p_best < 1")
+        if self.min_active < 1 or self.max_active < self.min_active:
+            raise ValueError("need 1 <= min_active <= max_active")
+
+
+@dataclass(frozen=True, slots=True)
+class AdPosterior:
+    """What the test believes about one ad (rates per impression unless named otherwise)."""
+
+    ad: EntityRef
+    name: str
+    active: bool
+    days: int  # delivering days in the window
+    impressions: int
+    clicks: int
+    conversions: float  # as reported
+    conversions_adjusted: float  # reported / expected reported share, per day
+    spend: float
+    impression_share: float  # of the ad set's impressions over the last 7 days
+    ctr: float  # posterior means
+    cvr: float
+    rate: float
+    rate_low: float  # 90 % credible interval of the rate
+    rate_high: float
+    p_best: float
+    expected_loss: float  # expected share of the best ad's rate given up by this one
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "ad": str(self.ad),
+            "name": self.name,
+            "p_best": round(self.p_best, 4),
+            "expected_loss": round(self.expected_loss, 4),
+            "days": self.days,
+            "impressions": self.impressions,
+            "clicks": self.clicks,
+            "conversions_reported": round(self.conversions, 2),
+            "conversions_lag_adjusted": round(self.conversions_adjusted, 2),
+            "spend": round(self.spend, 2),
+            "impression_share_7d": round(self.impression_share, 4),
+            "ctr_mean": round(self.ctr, 6),
+            "cvr_mean": round(self.cvr, 6),
+            "conversions_per_1000_impressions": round(self.rate * 1000, 4),
+            "interval_90_per_1000": [round(self.rate_low * 1000, 4), round(self.rate_high * 1000, 4)],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AdSetPosterior:
+    """The state of one ad set's creative test."""
+
+    ad_set: EntityRef
+    name: str
+    ads: tuple[AdPosterior, ...]
+    leader: EntityRef  # highest P(best)
+    winner: EntityRef | None  # declared by the top-two rule, else None
+    enough_evidence: bool  # leader and runner-up have the minimum evidence
+
+    def of(self, ad: EntityRef) -> AdPosterior:
+        return next(a for a in self.ads if a.ad == ad)
+
+
+@dataclass(frozen=True, slots=True)
+class _Day:
+    day: date
+    impressions: int
+    clicks: int
+    conversions: float
+    spend: float
+    share: float  # expected reported share of its conversions
+    weight: float  # recency weight
+
+
+@dataclass(frozen=True, slots=True)
+class _Arm:
+    ad: AdView
+    rows: tuple[_Day, ...]
+    ctr: Counts
+    cvr: Counts
+
+
+# -- data ------------------------------------------------------------------------------------------------
+
+
+def _rows(snapshot: Snapshot, platform: Platform, ad: AdView, anchor: date, p: CreativeParams) -> tuple[_Day, ...]:
+    """An ad's delivering days within the window ending at ``anchor``, with weights and reported shares."""
+    h = ad.history
+    out = []
+    for d, sp, i, k, c in zip(h.days, h.spend, h.impressions, h.clicks, h.conversions, strict=True):
+        age = (anchor - d).days
+        w = recency_weight(age, p.half_life_days, p.window_days)
+        if w <= 0 or i <= 0:
+            continue
+        share = max(snapshot.reported_share(platform, d), 0.05)
+        out.append(_Day(d, int(i), int(k), float(c), float(sp), share, w))
+    return tuple(out)
+
+
+def _last_delivery(ad: AdView) -> date | None:
+    h = ad.history
+    return next((d for d, i in zip(reversed(h.days), reversed(h.impressions), strict=True) if i > 0), None)
+
+
+def _agent_touched(snapshot: Snapshot, ref: EntityRef, kind: str) -> bool:
+    return any(a.target == ref and a.kind == kind for a in snapshot.applied)
+
+
+def _resumable(snapshot: Snapshot, ad: AdView, p: CreativeParams) -> date | None:
+    """The anchor of a paused ad's evidence if the agent may resume it, else None.
+
+    Ads the agent paused (a loser, a fatigued ad) or resumed before are never resumed: that is churn.
+    """
+    if ad.status is not Status.PAUSED:
+        return None
+    if _agent_touched(snapshot, ad.ref, ActionKind.PAUSE.value) or _agent_touched(
+        snapshot, ad.ref, ActionKind.RESUME.value
+    ):
+        return None
+    last = _last_delivery(ad)
+    if last is None or (snapshot.as_of - last).days > p.resume_max_idle_days:
+        return None
+    return last
+
+
+def _arms(snapshot: Snapshot, ad_set: AdSetView, p: CreativeParams) -> list[_Arm]:
+    """The ads in the test: active ads that delivered in the window, and paused ads the agent may resume.
+
+    Exposures are scaled by day effects shared by the ad set's ads (``day_effects``), then tempered for
+    each ad's own day-level noise and weighted by recency.
+    """
+    raw: list[tuple[AdView, tuple[_Day, ...]]] = []
+    for ad in ad_set.ads:
+        anchor = snapshot.as_of if ad.active else _resumable(snapshot, ad, p)
+        if anchor is None:
+            continue
+        rows = _rows(snapshot, ad_set.platform, ad, anchor, p)
+        if rows:
+            raw.append((ad, rows))
+    if not raw:
+        return []
+    days = sorted({r.day for _, rows in raw for r in rows})
+    col = {d: j for j, d in enumerate(days)}
+    shape = (len(raw), len(days))
+    impressions, clicks, conversions, exposure = (np.zeros(shape) for _ in range(4))
+    for k, (_, rows) in enumerate(raw):
+        for r in rows:
+            j = col[r.day]
+            impressions[k, j] = r.impressions * r.weight
+            clicks[k, j] = r.clicks * r.weight
+            conversions[k, j] = r.conversions * r.weight
+            exposure[k, j] = r.clicks * r.share * r.weight
+    g_ctr = day_effects(clicks, impressions, 1.0 / p.ctr_common_sigma**2 if p.ctr_common_sigma > 0 else 0.0)
+    g_cvr = day_effects(conversions, exposure, 1.0 / p.cvr_common_sigma**2 if p.cvr_common_sigma > 0 else 0.0)
+    ctr_set = float(clicks.sum() / impressions.sum()) if impressions.sum() > 0 else 0.0
+    cvr_set = float(conversions.sum() / exposure.sum()) if exposure.sum() > 0 else 0.0
+    arms = []
+    for ad, rows in raw:
+        cs = cn = vs = vn = 0.0
+        for r in rows:
+            j = col[r.day]
+            n_ctr = r.impressions * g_ctr[j]
+            f_ctr = overdispersion_factor(n_ctr * ctr_set, p.ctr_day_sigma) * r.weight
+            cs += r.clicks * f_ctr
+            cn += n_ctr * f_ctr
+            n_cvr = r.clicks * r.share * g_cvr[j]
+            f_cvr = overdispersion_factor(n_cvr * cvr_set, p.cvr_day_sigma) * r.weight
+            vs += r.conversions * f_cvr
+            vn += n_cvr * f_cvr
+        arms.append(_Arm(ad, rows, Counts(cs, max(cn, cs)), Counts(vs, max(vn, vs))))
+    return arms
+
+
+@dataclass(frozen=True, slots=True)
+class _Priors:
+    ctr_var: float  # relative variance of ads' CTR around their ad set's
+    cvr_var: float
+    ctr_rate: float  # platform-wide pooled rates: fallbacks for ad sets without data
+    cvr_rate: float
+
+
+def _platform_priors(groups: Sequence[Sequence[_Arm]], p: CreativeParams) -> _Priors:
+    ctr_groups = [[a.ctr for a in g] for g in groups]
+    cvr_groups = [[a.cvr for a in g] for g in groups]
+    every_ctr = [c for g in ctr_groups for c in g]
+    every_cvr = [c for g in cvr_groups for c in g]
+    return _Priors(
+        ctr_var=relative_dispersion(ctr_groups, prior_sd=p.ctr_prior_sd, prior_weight=p.prior_weight),
+        cvr_var=relative_dispersion(cvr_groups, prior_sd=p.cvr_prior_sd, prior_weight=p.prior_weight),
+        ctr_rate=pooled_rate(every_ctr, fallback=0.01),
+        cvr_rate=pooled_rate(every_cvr, fallback=0.02),
+    )
+
+
+def _posterior(
+    snapshot: Snapshot,
+    ad_set: AdSetView,
+    arms: Sequence[_Arm],
+    priors: _Priors,
+    p: CreativeParams,
+    rng: np.random.Generator,
+) -> AdSetPosterior:
+    ctr_mean = pooled_rate([a.ctr for a in arms], fallback=priors.ctr_rate)
+    cvr_mean = pooled_rate([a.cvr for a in arms], fallback=priors.cvr_rate)
+    a_ctr, b_ctr = beta_prior(ctr_mean, priors.ctr_var)
+    a_cvr, b_cvr = beta_prior(cvr_mean, priors.cvr_var)
+    samples = np.empty((p.draws, len(arms)), dtype=np.float64)
+    post_ctr: list[float] = []
+    post_cvr: list[float] = []
+    for k, arm in enumerate(arms):
+        ac, bc = a_ctr + arm.ctr.successes, b_ctr + max(arm.ctr.trials - arm.ctr.successes, 0.0)
+        av, bv = a_cvr + arm.cvr.successes, b_cvr + max(arm.cvr.trials - arm.cvr.successes, 0.0)
+        samples[:, k] = rng.beta(ac, bc, size=p.draws) * rng.beta(av, bv, size=p.draws)
+        post_ctr.append(ac / (ac + bc))
+        post_cvr.append(av / (av + bv))
+    p_best, loss = best_arm_stats(samples)
+    low, high = np.quantile(samples, [0.05, 0.95], axis=0)
+
+    week = snapshot.as_of - timedelta(days=7)
+    recent = [sum(r.impressions for r in a.rows if r.day > week) if a.ad.active else 0 for a in arms]
+    total_recent = sum(recent)
+    ads = []
+    for k, arm in enumerate(arms):
+        rows = arm.rows
+        ads.append(
+            AdPosterior(
+                ad=arm.ad.ref,
+                name=arm.ad.name,
+                active=arm.ad.active,
+                days=len(rows),
+                impressions=sum(r.impressions for r in rows),
+                clicks=sum(r.clicks for r in rows),
+                conversions=math.fsum(r.conversions for r in rows),
+                conversions_adjusted=math.fsum(r.conversions / r.share for r in rows),
+                spend=math.fsum(r.spend for r in rows),
+                impression_share=recent[k] / total_recent if total_recent else 0.0,
+                ctr=post_ctr[k],
+                cvr=post_cvr[k],
+                rate=float(samples[:, k].mean()),
+                rate_low=float(low[k]),
+                rate_high=float(high[k]),
+                p_best=float(p_best[k]),
+                expected_loss=float(loss[k]),
+            )
+        )
+    order = sorted(range(len(ads)), key=lambda k: -ads[k].p_best)
+    leader = ads[order[0]]
+    top_two = [ads[k] for k in order[:2]]
+    enough = all(a.days >= p.min_days for a in top_two) and (
+        math.fsum(a.conversions_adjusted for a in top_two) >= p.min_conversions
+    )
+    winner = leader.ad if enough and leader.active and leader.p_best >= p.confidence else None
+    return AdSetPosterior(ad_set.ref, ad_set.name, tuple(ads), leader.ad, winner, enough)
+
+
+def _all_arms(snapshot: Snapshot, p: CreativeParams) -> tuple[dict[EntityRef, list[_Arm]], dict[Platform, _Priors]]:
+    arms = {s.ref: _arms(snapshot, s, p) for s in snapshot.ad_sets}
+    groups: dict[Platform, list[list[_Arm]]] = {}
+    for s in snapshot.ad_sets:
+        groups.setdefault(s.platform, []).append(arms[s.ref])
+    return arms, {platform: _platform_priors(g, p) for platform, g in groups.items()}
+
+
+def creative_posteriors(
+    snapshot: Snapshot, rng: np.random.Generator, params: CreativeParams | None = None
+) -> dict[EntityRef, AdSetPosterior]:
+    """Per active ad set with at least two ads in the test: P(best), expected loss and the winner if any.
+
+    Pure: the benchmark calls it daily to measure how long a correct confident winner takes.
+    """
+    p = params or CreativeParams()
+    arms, priors = _all_arms(snapshot, p)
+    return {
+        s.ref: _posterior(snapshot, s, arms[s.ref], priors[s.platform], p, rng)
+        for s in snapshot.ad_sets
+        if s.active and len(arms[s.ref]) >= 2
+    }
+
+
+# -- the policy ------------------------------------------------------------------------------------------
+
+
+def recently_changed(snapshot: Snapshot, ad_set: AdSetView, days: float) -> bool:
+    """Did the agent pause, resume or launch an ad of this ad set (or pause/resume the set) lately?
+
+    Budget and bid edits do not count: the budget policy makes small ones often, and they do not change
+    which ads compete.
+    """
+    refs = {ad_set.ref} | {a.ref for a in ad_set.ads}
+    since = snapshot.now - timedelta(days=days)
+    return any(a.target in refs and a.kind in _AD_CHANGES and a.at > since for a in snapshot.applied)
+
+
+def _learning_cost(snapshot: Snapshot, ad_set: AdSetView, p: CreativeParams) -> float:
+    """Expected share of the horizon's conversions lost to the learning phase a change starts.
+
+    Learning ends after ``learning_events`` conversions within ``learning_window_days``; an ad set already
+    learning that cannot reach that pace loses nothing more by another reset.
+    """
+    per_day = _conversions_per_day(snapshot, ad_set)
+    if per_day * p.learning_window_days < p.learning_events:
+        return 0.0 if ad_set.learning else p.learning_penalty
+    days = p.learning_events / per_day
+    return p.learning_penalty * min(days, p.horizon_days) / p.horizon_days
+
+
+def _conversions_per_day(snapshot: Snapshot, ad_set: AdSetView) -> float:
+    """Lag-adjusted conversions per day over the last 7 days (the ad set's series, else its ads')."""
+    first = snapshot.as_of - timedelta(days=6)
+    parts = [ad_set.history] if len(ad_set.history) else [a.history for a in ad_set.ads]
+    return math.fsum(lag_adjusted_conversions(snapshot, ad_set.platform, h.since(first)) for h in parts) / 7.0
+
+
+def _pct(x: float) -> str:
+    return f"{x:.0%}" if x >= 0.01 else f"{x:.1%}"
+
+
+def _cpa(a: AdPosterior) -> float | None:
+    """Posterior-mean cost per conversion: the ad's cost per impression over its conversions per impression."""
+    if a.impressions <= 0 or a.rate <= 0:
+        return None
+    return a.spend / a.impressions / a.rate
+
+
+class CreativePolicy:
+    """Pause clear losers, resume a paused ad that is plausibly best, launch a challenger; in batches.
+
+    It runs beside the fatigue policy: ads that ``fatigue`` (the same parameters the fatigue policy uses)
+    would retire are left to it, count as leaving when this policy checks that an ad set keeps its active
+    ads, and an ad set with such an ad gets its new creative from the fatigue refresh, not from here. So
+    the two policies' proposals together never empty an ad set or launch twice into it. ``fatigue=None``
+    runs the creative test alone.
+    """
+
+    name = "creative"
+
+    def __init__(self, params: CreativeParams | None = None, fatigue: FatigueParams | None = _FATIGUE_DEFAULTS) -> None:
+        self.params = params or CreativeParams()
+        self.fatigue = FatiguePolicy(fatigue) if fatigue is not None else None
+
+    def __call__(self, snapshot: Snapshot, rng: np.random.Generator) -> list[Proposal]:
+        p = self.params
+        arms, priors = _all_arms(snapshot, p)
+        out: list[Proposal] = []
+        for s in snapshot.ad_sets:
+            if not s.active or recently_changed(snapshot, s, p.cooldown_days):
+                continue
+            leaving = (
+                frozenset(f.ad.ref for f in self.fatigue.findings(snapshot, s) if f.retire)
+                if self.fatigue is not None
+                else frozenset()
+            )
+            set_arms = arms[s.ref]
+            if len(set_arms) >= 2:
+                post = _posterior(snapshot, s, set_arms, priors[s.platform], p, rng)
+                out.extend(self._decide(snapshot, s, post, rng, leaving))
+            elif not leaving and self._single_ad_needs_company(s, set_arms):
+                out.extend(
+                    self._launch(snapshot, s, None, rng, f"'{s.name}' runs a single ad, nothing to test against")
+                )
+        return out
+
+    # one ad set ----------------------------------------------------------------------------------------
+
+    def _decide(
+        self,
+        snapshot: Snapshot,
+        s: AdSetView,
+        post: AdSetPosterior,
+        rng: np.random.Generator,
+        leaving: frozenset[EntityRef],
+    ) -> list[Proposal]:
+        p = self.params
+        leader = post.of(post.leader)
+        active = [a for a in s.ads if a.active]
+        staying = [a for a in active if a.ref not in leaving]
+        floor = 1 if post.winner is not None else min(p.min_active, len(active))
+
+        resume = [a for a in post.ads if not a.active and a.p_best >= p.resume_p_best and a.ad == post.leader][:1]
+        losers = sorted(
+            (
+                a
+                for a in post.ads
+                if a.active
+                and a.ad not in leaving
+                and a.ad != post.winner
+                and a.p_best < p.pause_p_best
+                and a.expected_loss > p.pause_loss
+                and a.days >= p.pause_min_days
+                and self._expected_conversions(post, a) >= p.pause_min_conversions
+            ),
+            key=lambda a: -a.expected_loss,
+        )
+        room = len(staying) + len(resume) - floor
+        pauses = losers[: max(room, 0)]
+        gain = math.fsum(a.impression_share * a.expected_loss for a in pauses)
+        cost = _learning_cost(snapshot, s, p)
+
+        in_contention = [
+            a for a in post.ads if (a.active and a not in pauses and a.p_best >= p.keep_p_best) or a in resume
+        ]
+        pending = [a for a in active if all(x.ad != a.ref for x in post.ads)]  # active, not delivered yet
+        active_after = len(active) - len(pauses) + len(resume)
+        launch_reason = None
+        can_launch = bool(eligible_candidates(snapshot, s))
+        if can_launch and not pending and not leaving and active_after < p.max_active:
+            if post.winner is not None:
+                launch_reason = (
+                    f"'{leader.name}' is the confirmed winner in '{s.name}' ({_pct(leader.p_best)} chance of being "
+                    "best), so a new challenger is tested against it"
+                )
+            elif post.enough_evidence and len(in_contention) < p.min_active:
+                launch_reason = f"only {len(in_contention)} ad(s) in '{s.name}' are still in contention"
+
+        if pauses and gain <= cost and not resume and launch_reason is None:
+            pauses = []  # not worth a learning reset on its own; revisit when there is more to gain
+        out: list[Proposal] = []
+        for a in resume:
+            out.append(self._resume(snapshot, s, post, a))
+        for a in pauses:
+            out.append(self._pause(snapshot, s, post, a, cost))
+        if launch_reason is not None:
+            out.extend(self._launch(snapshot, s, post, rng, launch_reason))
+        return out
+
+    @staticmethod
+    def _expected_conversions(post: AdSetPosterior, a: AdPosterior) -> float:
+        """Lag-adjusted conversions the ad would have had at its ad set's average rate."""
+        impressions = sum(x.impressions for x in post.ads)
+        conversions = math.fsum(x.conversions_adjusted for x in post.ads)
+        return a.impressions * conversions / impressions if impressions else 0.0
+
+    def _single_ad_needs_company(self, s: AdSetView, arms: Sequence[_Arm]) -> bool:
+        active = [a for a in s.ads if a.active]
+        return (
+            len(arms) == 1
+            and len(active) == 1
+            and arms[0].ad.active
+            and len(arms[0].rows) >= self.params.min_days
+            and self.params.min_active > 1
+        )
+
+    def _pause(self, snapshot: Snapshot, s: AdSetView, post: AdSetPosterior, a: AdPosterior, cost: float) -> Proposal:
+        best = post.of(post.leader)
+        cur = snapshot.reporting_currency
+        cpa_a, cpa_b = _cpa(a), _cpa(best)
+        cpa_text = (
+            f"; cost per conversion about {cpa_a:,.2f} {cur} vs {cpa_b:,.2f} {cur}"
+            if cpa_a is not None and cpa_b is not None
+            else ""
+        )
+        reason = (
+            f"Pause '{a.name}' in '{s.name}': over its last {a.days} delivering days it converted "
+            f"{a.rate * 1000:.3f} per 1,000 impressions vs {best.rate * 1000:.3f} for '{best.name}'{cpa_text}. "
+            f"It has a {_pct(a.p_best)} chance of being the best ad and costs an expected {_pct(a.expected_loss)} of "
+            "the best ad's conversion rate, after allowing for conversions not reported yet."
+        )
+        per_day = _conversions_per_day(snapshot, s)
+        gain = a.impression_share * a.expected_loss
+        impact = (
+            f"About +{gain:.1%} conversions in this ad set (~{gain * per_day:.1f}/day) once its "
+            f"{a.impression_share:.0%} of impressions go to stronger ads; the ad set re-enters learning "
+            f"(expected cost {cost:.1%} over the next {self.params.horizon_days:g} days)."
+        )
+        return Proposal(
+            action=Pause(
+                target=a.ad,
+                reason=reason,
+                idempotency_key=decision_key(snapshot, ActionKind.PAUSE.value, a.ad),
+            ),
+            policy=self.name,
+            evidence={
+                "ad": a.evidence(),
+                "best": best.evidence(),
+                "winner_declared": post.winner is not None,
+                "learning_cost": round(cost, 4),
+            },
+            expected_impact=impact,
+        )
+
+    def _resume(self, snapshot: Snapshot, s: AdSetView, post: AdSetPosterior, a: AdPosterior) -> Proposal:
+        reason = (
+            f"Resume '{a.name}' in '{s.name}': from its last {a.days} delivering days it is plausibly the best ad "
+            f"here ({_pct(a.p_best)} chance; {a.rate * 1000:.3f} conversions per 1,000 impressions, 90 % interval "
+            f"{a.rate_low * 1000:.3f}–{a.rate_high * 1000:.3f}). It was not paused by adpilot."
+        )
+        others = [x for x in post.ads if x.active]
+        shares = math.fsum(x.impression_share for x in others)
+        if shares > 0:
+            mean_active = math.fsum(x.rate * x.impression_share for x in others) / shares
+        else:
+            mean_active = math.fsum(x.rate for x in others) / len(others) if others else a.rate
+        lift = a.rate / mean_active - 1 if mean_active > 0 else 0.0
+        return Proposal(
+            action=Resume(
+                target=a.ad,
+                reason=reason,
+                idempotency_key=decision_key(snapshot, ActionKind.RESUME.value, a.ad),
+            ),
+            policy=self.name,
+            evidence={"ad": a.evidence(), "ads": [x.evidence() for x in post.ads]},
+            expected_impact=(
+                f"Its estimated rate is {lift:+.0%} against the active ads' traffic-weighted average; the platform "
+                "will shift impressions to it if it holds up."
+            ),
+        )
+
+    def _launch(
+        self,
+        snapshot: Snapshot,
+        s: AdSetView,
+        post: AdSetPosterior | None,
+        rng: np.random.Generator,
+        why: str,
+    ) -> list[Proposal]:
+        choice = choose_candidate(snapshot, s, rng, self.params.candidates)
+        if choice is None:
+            return []
+        c = choice.candidate
+        basis = {
+            "live elsewhere": f"it already runs elsewhere at ~{choice.prior_mean:.2f}x its neighbours' rate",
+            "parent": (
+                f"a variant of a proven creative, expected at ~{choice.prior_mean:.2f}x its neighbours' rate "
+                "after regression to the mean"
+            ),
+            "no history": "no history yet, picked by a draw from the creatives' prior",
+        }[choice.basis]
+        n = len(eligible_candidates(snapshot, s))
+        reason = f"Launch '{c.name}' in '{s.name}': {why}. Chosen among {n} candidate(s): {basis}."
+        evidence: dict[str, Any] = {"candidate": choice.evidence()}
+        if post is not None:
+            evidence["ads"] = [x.evidence() for x in post.ads]
+            evidence["winner"] = str(post.winner) if post.winner else None
+        return [
+            Proposal(
+                action=launch_action(snapshot, s, c, reason),
+                policy=self.name,
+                evidence=evidence,
+                expected_impact=(
+                    "A new creative gets a share of impressions while the platform learns it; if it beats the "
+                    f"current ads (prior expectation {choice.prior_mean:.2f}x) conversions per impression rise."
+                ),
+            )
+        ]
