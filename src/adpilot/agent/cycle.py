@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, TypedDict, cast
 
 import numpy as np
+import orjson
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
@@ -111,6 +112,14 @@ def combine(proposals: Sequence[Proposal]) -> list[Proposal]:
             continue
         seen.add(key)
         out.append(p)
+    return out
+
+
+def plain(evidence: Mapping[str, Any]) -> dict[str, Any]:
+    """Evidence as plain JSON values (numpy scalars and arrays, tuples, dates), as the checkpoint and the
+    ledger store it."""
+    option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+    out: dict[str, Any] = orjson.loads(orjson.dumps(dict(evidence), option=option, default=str))
     return out
 
 
@@ -262,7 +271,7 @@ class Agent:
                 {
                     "action": action_to_dict(p.action),
                     "policy": p.policy,
-                    "evidence": dict(p.evidence),
+                    "evidence": plain(p.evidence),
                     "expected_impact": p.expected_impact,
                 }
                 for p in cuts_first(snap, combine(proposals))

@@ -156,17 +156,26 @@ def run_one(
             st = m.live_state()
             ctr = m.ad_ctr_today(st, m.day)
             for i, ad in enumerate(m.slots):
-                if ad.status == "ACTIVE" or ad.id in retired:
-                    peak[ad.id] = max(peak.get(ad.id, 0.0), float(ctr[i])) if ad.id not in retired else peak[ad.id]
-                    if ad.id not in drop_day and ad.id in peak and ctr[i] <= 0.7 * peak[ad.id]:
-                        drop_day[ad.id] = k
+                c = float(ctr[i])
+                if ad.id not in retired and ad.status == "ACTIVE":
+                    peak[ad.id] = max(peak.get(ad.id, 0.0), c)
+                if ad.id in peak and ad.id not in drop_day and c <= 0.7 * peak[ad.id]:
+                    drop_day[ad.id] = k
                 if state_before.get(ad.id) == "ACTIVE" and ad.status == "PAUSED" and ad.id not in retired:
-                    retired[ad.id] = (k, float(ctr[i]) / peak.get(ad.id, float(ctr[i]) or 1.0))
+                    retired[ad.id] = (k, c / peak[ad.id] if peak.get(ad.id) else 1.0)
             m.advance(1)
-        delays = tuple(
-            max(day - drop_day[a], 0) for a, (day, _) in retired.items() if a in drop_day and drop_day[a] <= day + 30
-        )
-        false_ret = sum(1 for a, (day, rel) in retired.items() if rel > 0.9)
+        records = wh.list_actions(limit=None)
+        # Retirements: pauses for fatigue (the agent's fatigue policy; for a baseline, any pause).
+        fatigue_pauses = {
+            r.action.target.entity_id
+            for r in records
+            if r.state is ActionState.APPLIED
+            and r.action.kind == "pause"
+            and (r.policy == "fatigue" or policy != "adpilot")
+        }
+        retired = {a: v for a, v in retired.items() if a in fatigue_pauses}
+        delays = tuple(max(day - drop_day[a], 0) for a, (day, _) in retired.items() if a in drop_day)
+        false_ret = sum(1 for _, rel in retired.values() if rel > 0.9)
         first, last = start + first_eval - 1, start + n_days - 1
         summary = m.oracle_summary(first, last)
         conv = value = spend = 0.0
@@ -178,7 +187,6 @@ def run_one(
             conv += float(rec.conversions.sum())
             value += float((rec.value * unit_fx[:n]).sum())
             spend += float((rec.spend * unit_fx[:n]).sum())
-        records = wh.list_actions(limit=1_000_000)
         wh.close()
     return RunResult(
         scenario=scenario_name,
