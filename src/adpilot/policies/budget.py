@@ -1,0 +1,553 @@
+"""Cross-platform budget allocation: equal marginal return across budget holders, learned online.
+
+Each *unit* is a budget holder (an ad set, or a campaign whose budget its ad sets share) with its summed
+history. Its daily return (conversions, or value for a VALUE goal) is a Hill curve of its budget, fitted as
+delivery × return per impression (``adpilot.policies.curves``):
+
+* delivery, impressions vs spend normalized by the platform's CPM level, carries the curve's shape; the shape
+  posterior is pooled across units (a leave-one-out empirical-Bayes prior on α) because a unit whose spend
+  moved only ±20 % cannot identify it alone;
+* the platform CPM level is a random walk estimated from the units' common residuals, so a CPM regime shift
+  moves the curves within days while their shape, learnt in normalized spend, is kept;
+* return per impression is a Gamma posterior over recent days (half-life ``rate_half_life_days``), with
+  each day's exposure multiplied by its expected reported share (recent days are censored, not bad), days
+  whose conversions are implausibly low for their clicks (tracking outages) down-weighted by a Tukey
+  biweight on the platform's and the unit's own z-scores, and an empirical-Bayes prior across units (units
+  alike borrow strength, units that differ keep their own rate).
+
+**Exploration: Thompson sampling on curves.** Each cycle draws one curve per unit from its posterior and
+moves towards the allocation that is optimal for the draw. Optimism bonuses need a bonus scale that is hard
+to set for a curve (it differs per parameter and per unit), while a posterior draw explores as much as the
+uncertainty warrants: a unit whose elasticity is unknown sees its budget moved both ways, which is the spend
+variation that identifies the curve; once it is known, draws agree and moves stop. Sampling is also robust
+to delayed feedback, unlike optimism (market-science §1.1). Draws come from the posterior reshaped to
+``posterior_scale`` of its spread (Chapelle & Li: α < 1 usually lowered finite-horizon regret); evidence
+quotes the honest posterior.
+
+**Moves.** Each unit steps towards its long-run target (the equal-marginal allocation for the draw, within the
+floor and ceiling), by at most ``max_step``; steps under ``dead_band`` are not made. Raises and cuts are
+balanced so the budgets sum to the total: a raise nothing funds is shrunk or dropped, never the reverse, so
+the sum never exceeds the total (cuts may always be proposed). Units in learning, in cooldown or with too
+little history are held. Cuts come first in the returned list, so a guardrail judging in order sees the
+room they free.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+
+from adpilot.domain.actions import ActionKind, SetBudget
+from adpilot.domain.ids import EntityRef, Platform
+from adpilot.domain.money import currency_exponent
+from adpilot.domain.snapshot import AdSetView, Objective, Proposal, Snapshot, decision_key
+from adpilot.policies.curves import (
+    DeliveryPosterior,
+    FloatArray,
+    RatePosterior,
+    allocate,
+    alpha_evidence,
+    best_response,
+    curve_marginal,
+    curve_value,
+    fit_delivery,
+    fit_rate,
+    local_level,
+    pooled_alpha_priors,
+    rate_prior,
+    shape_prior,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetParams:
+    """Tunables of the budget policy; defaults from market-science.md (§2, §4) and the guardrails."""
+
+    max_step: float = 0.19  # per-change cap, under the guardrail's 20 % so proposals pass
+    dead_band: float = 0.03  # smaller changes are not worth a write (and churn)
+    floor: float = 1.0  # per-unit daily budget floor, reporting currency
+    ceiling: float | None = None  # per-unit daily budget ceiling, reporting currency
+    cooldown_hours: float = 20.0  # no change for a unit the agent changed this recently
+    history_days: int = 56
+    min_days: int = 3  # days with delivery before a unit is moved
+    curve_half_life_days: float = 21.0  # recency of the delivery curve (shape and scale)
+    rate_half_life_days: float = 10.0  # recency of return per impression (fatigue, CVR drift)
+    min_reported_share: float = 0.2  # days reported less than this are too censored to use
+    cpm_drift: float = 0.05  # daily sd of a platform's log CPM level (random walk)
+    rate_min_spread: float = 0.15  # the least spread of return per impression across units (pooling)
+    pool_strength: float = 0.5  # weight of the other units' evidence on the shape α
+    alpha_prior_median: float = 1.2  # Hill shape: market-science §6.2 (0.8-2.0), Robyn bounds 0.5-3
+    alpha_prior_sd_log: float = 0.45
+    saturation_prior_sd: float = 1.2  # sd of logit(saturation at the typical spend); 30-70 % is ±0.85
+    cvr_day_noise: float = 0.15  # day-level CVR overdispersion (σ 0.10-0.20), for outage z-scores
+    outage_cutoff: float = 4.0  # Tukey biweight cutoff on those z-scores
+    fit_rounds: int = 3  # alternations between the curves and the platforms' CPM levels
+    posterior_scale: float = 0.5  # Thompson draws from the posterior reshaped to this spread (Chapelle & Li)
+    interval: float = 0.8  # width of the intervals quoted in evidence
+    evidence_draws: int = 200
+
+    def __post_init__(self) -> None:
+        if not 0 < self.max_step < 1:
+            raise ValueError("max_step: a fraction in (0, 1)")
+        if not 0 <= self.dead_band < self.max_step:
+            raise ValueError("dead_band: a fraction in [0, max_step)")
+        if self.floor < 0 or (self.ceiling is not None and self.ceiling <= self.floor):
+            raise ValueError("floor, ceiling: need 0 <= floor < ceiling")
+        if self.min_days < 2 or self.history_days < self.min_days or self.fit_rounds < 1:
+            raise ValueError("min_days >= 2, history_days >= min_days, fit_rounds >= 1")
+        if not 0 < self.posterior_scale <= 1:
+            raise ValueError("posterior_scale: a fraction in (0, 1]")
+        if not 0 < self.interval < 1 or self.evidence_draws < 10:
+            raise ValueError("interval in (0, 1), evidence_draws >= 10")
+
+
+@dataclass(frozen=True, eq=False)
+class _Unit:
+    """A budget holder with its active ad sets' summed history (arrays over days, oldest first)."""
+
+    holder: EntityRef
+    views: tuple[AdSetView, ...]
+    budget: float  # reporting currency per day
+    age: FloatArray  # days before as_of
+    spend: FloatArray
+    impressions: FloatArray
+    clicks: FloatArray
+    conversions: FloatArray
+    outcome: FloatArray  # conversions, or value for a VALUE goal
+    share: FloatArray  # expected share of each day's conversions reported so far
+    hold: str = ""  # why the unit is not moved ("" if it may be)
+
+    @property
+    def platform(self) -> Platform:
+        return self.holder.platform
+
+    @property
+    def delivered(self) -> FloatArray:
+        return np.asarray((self.spend > 0) & (self.impressions > 0), dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class _Model:
+    """A unit's posterior response curve, in budget terms once the platform's CPM level is applied."""
+
+    delivery: DeliveryPosterior
+    rate: RatePosterior
+    log_cost: float  # log of the platform's current CPM level on the curve's spend axis
+    delivery_ratio: float  # spend per unit of budget
+
+    def draw(self, rng: np.random.Generator, n: int, scale: float = 1.0) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``n`` posterior draws of (V, K, α) for ``f(b) = V b^α / (b^α + K^α)`` in budget units."""
+        alpha, log_kappa, log_imax = self.delivery.sample(rng, n, scale)
+        q = self.rate.sample(rng, n, scale)
+        v = q * np.exp(log_imax)
+        k = np.exp(log_kappa + self.log_cost) / self.delivery_ratio
+        return v, k, alpha
+
+
+def _units(snapshot: Snapshot, p: BudgetParams) -> list[_Unit]:
+    groups: dict[EntityRef, list[AdSetView]] = {}
+    for s in snapshot.active_ad_sets():
+        if s.daily_budget is not None and s.daily_budget.minor > 0:
+            groups.setdefault(s.budget_holder, []).append(s)
+    cooling = {
+        a.target
+        for a in snapshot.applied
+        if a.kind != ActionKind.LAUNCH_AD and a.at > snapshot.now - timedelta(hours=p.cooldown_hours)
+    }
+    objective_value = snapshot.goal.objective is Objective.VALUE
+    units = []
+    for holder in sorted(groups, key=str):
+        views = tuple(groups[holder])
+        days = sorted({d for v in views for d in v.history.days if 0 <= snapshot.age(d) < p.history_days})
+        index = {d: i for i, d in enumerate(days)}
+        cols = np.zeros((5, len(days)))
+        for v in views:
+            h = v.history
+            for t, d in enumerate(h.days):
+                if d in index:
+                    i = index[d]
+                    cols[:, i] += (h.spend[t], h.impressions[t], h.clicks[t], h.conversions[t], h.value[t])
+        share = np.array([snapshot.reported_share(holder.platform, d) for d in days], dtype=np.float64)
+        hold = ""
+        if any(v.learning for v in views):
+            hold = "in its learning phase: a budget edit would reset it"
+        elif holder in cooling:
+            hold = f"changed within the last {p.cooldown_hours:g} h"
+        elif int(np.sum((cols[0] > 0) & (cols[1] > 0))) < p.min_days:
+            hold = f"fewer than {p.min_days} days of delivery"
+        units.append(
+            _Unit(
+                holder=holder,
+                views=views,
+                budget=views[0].budget_reporting,
+                age=np.array([snapshot.age(d) for d in days], dtype=np.float64),
+                spend=cols[0],
+                impressions=cols[1],
+                clicks=cols[2],
+                conversions=cols[3],
+                outcome=cols[4] if objective_value else cols[3],
+                share=share,
+                hold=hold,
+            )
+        )
+    return units
+
+
+def _tukey(z: FloatArray, c: float) -> FloatArray:
+    return np.asarray(np.where(np.abs(z) < c, (1.0 - (z / c) ** 2) ** 2, 0.0), dtype=np.float64)
+
+
+def _day_weights(units: list[_Unit], p: BudgetParams) -> list[FloatArray]:
+    """Robust weights of each unit-day's conversions: a day far below what its clicks predict is an outage.
+
+    Expected conversions come from the unit's recent conversions per click (× reported share); days are
+    judged on the platform's total (outages are platform-wide, and the sum has the power) and on the unit's
+    own count, with overdispersion ``cvr_day_noise``. Two reweighting passes keep an outage out of the
+    baseline it is judged against. A persistent drop stops being flagged as it enters the baseline.
+    """
+    n_days = p.history_days
+    omega = [np.ones(len(u.age)) for u in units]
+    for _ in range(2):
+        expected = []
+        for u, om in zip(units, omega, strict=True):
+            base = np.where(u.share >= p.min_reported_share, 0.5 ** (u.age / p.rate_half_life_days) * om, 0.0)
+            clicks = u.clicks if u.clicks.sum() > 0 else u.impressions
+            rate = float(np.sum(base * u.conversions)) / max(float(np.sum(base * clicks * u.share)), 1e-12)
+            expected.append(rate * clicks * u.share)
+        obs_p: dict[Platform, FloatArray] = {}
+        exp_p: dict[Platform, FloatArray] = {}
+        var_p: dict[Platform, FloatArray] = {}
+        for u, e in zip(units, expected, strict=True):
+            ages = u.age.astype(int)
+            for acc, x in ((obs_p, u.conversions), (exp_p, e), (var_p, e + (p.cvr_day_noise * e) ** 2)):
+                arr = acc.setdefault(u.platform, np.zeros(n_days))
+                np.add.at(arr, ages, x)
+        omega = []
+        for u, e in zip(units, expected, strict=True):
+            ages = u.age.astype(int)
+            var_u = e + (p.cvr_day_noise * e) ** 2
+            z_unit = np.where(var_u > 0, (u.conversions - e) / np.sqrt(np.maximum(var_u, 1e-12)), 0.0)
+            vp = var_p[u.platform][ages]
+            z_plat = np.where(vp > 0, (obs_p[u.platform][ages] - exp_p[u.platform][ages]) / np.sqrt(vp + 1e-12), 0.0)
+            omega.append(np.minimum(_tukey(z_unit, p.outage_cutoff), _tukey(z_plat, p.outage_cutoff)))
+    return omega
+
+
+def _fit(units: list[_Unit], p: BudgetParams) -> list[_Model | None]:
+    """Posterior curves for every unit with delivery (None for the others)."""
+    fitted = [i for i, u in enumerate(units) if u.delivered.sum() >= 2]
+    log_cost = {u.platform: np.zeros(p.history_days) for u in units}
+    base_prior = shape_prior(p.alpha_prior_median, p.alpha_prior_sd_log, p.saturation_prior_sd)
+    posts: dict[int, DeliveryPosterior] = {}
+    for _ in range(p.fit_rounds):
+        data = {}
+        grids = {}
+        for i in fitted:
+            u = units[i]
+            ok = u.delivered > 0
+            ages = u.age[ok].astype(int)
+            log_x = np.log(u.spend[ok]) - log_cost[u.platform][ages]
+            w = 0.5 ** (u.age[ok] / p.curve_half_life_days)
+            data[i] = (ages, np.log(u.spend[ok]), np.log(u.impressions[ok]))
+            grids[i] = fit_delivery(log_x, data[i][2], w)
+        evidence = [alpha_evidence(grids[i], base_prior) for i in fitted]
+        pooled = pooled_alpha_priors(evidence, p.pool_strength)
+        posts = {
+            i: DeliveryPosterior.of(grids[i], base_prior + pool[:, None])
+            for i, pool in zip(fitted, pooled, strict=True)
+        }
+        # The platforms' CPM levels: what the units' residuals share, as a slowly drifting random walk.
+        num = {pl: np.zeros(p.history_days) for pl in log_cost}
+        den = {pl: np.zeros(p.history_days) for pl in log_cost}
+        for i in fitted:
+            pl = units[i].platform
+            ages, log_s, log_i = data[i]
+            pred, el, noise = posts[i].predict(log_s - log_cost[pl][ages])
+            np.add.at(num[pl], ages, el * (log_i - pred) / noise**2)
+            np.add.at(den[pl], ages, el**2 / noise**2)
+        for pl in log_cost:
+            has = den[pl] > 1e-9
+            if not has.any():
+                continue
+            obs = log_cost[pl] - np.where(has, num[pl] / np.where(has, den[pl], 1.0), 0.0)
+            var = np.where(has, 1.0 / np.where(has, den[pl], 1.0), np.inf)
+            level = local_level(obs[::-1], var[::-1], p.cpm_drift)[::-1]  # oldest first for the walk
+            log_cost[pl] = level - float(np.sum(den[pl] * level) / np.sum(den[pl]))
+    weights = _day_weights(units, p)
+    rates: dict[int, tuple[FloatArray, FloatArray, FloatArray]] = {}
+    for i in fitted:
+        u = units[i]
+        usable = (u.share >= p.min_reported_share) & (u.impressions > 0)
+        w = np.where(usable, 0.5 ** (u.age / p.rate_half_life_days) * weights[i], 0.0)
+        rates[i] = (u.outcome, u.impressions * u.share, w)
+    pooled_rate = sum(float(np.sum(w * y)) for y, _, w in rates.values()) / max(
+        sum(float(np.sum(w * e)) for _, e, w in rates.values()), 1e-12
+    )
+    raw = {i: fit_rate(*rates[i], prior_mean=max(pooled_rate, 1e-12), prior_strength=0.5) for i in fitted}
+    prior_mean, prior_strength = rate_prior(list(raw.values()), p.rate_min_spread)
+    ratios = [u.spend[u.age == 0][0] / u.budget for u in units if u.budget > 0 and np.any(u.age == 0)]
+    ratio = float(np.clip(np.median(ratios), 0.7, 1.0)) if ratios else 1.0
+    models: list[_Model | None] = [None] * len(units)
+    for i in fitted:
+        u = units[i]
+        rate = fit_rate(*rates[i], prior_mean=prior_mean, prior_strength=prior_strength)
+        models[i] = _Model(posts[i], rate, float(log_cost[u.platform][0]), ratio)
+    return models
+
+
+def _step_bounds(cur: FloatArray, p: BudgetParams) -> tuple[FloatArray, FloatArray]:
+    down, up = cur * (1.0 - p.max_step), cur * (1.0 + p.max_step)
+    lo = np.clip(np.full_like(cur, p.floor), down, up)
+    hi = up if p.ceiling is None else np.clip(np.full_like(cur, p.ceiling), down, up)
+    return np.minimum(lo, hi), hi
+
+
+def _shrink(
+    move: FloatArray, amount: float, side: float, minimum: FloatArray, want: FloatArray, desire: FloatArray
+) -> tuple[FloatArray, float]:
+    """Take ``amount`` off the moves in direction ``side`` (+1 raises, -1 cuts) without leaving any move
+    between zero and its minimum: first from what lies above the minimums (pro rata), then by dropping the
+    weakest wishes, giving back any over-drop to the moves that remain. Returns the new moves and what could
+    not be taken (> 0) or was taken in excess (< 0)."""
+    idx = np.flatnonzero(np.sign(move) == side)
+    mags = np.abs(move[idx])
+    slack = mags - minimum[idx]
+    if float(slack.sum()) >= amount:
+        if amount > 0:
+            mags = mags - amount * slack / float(slack.sum())
+        amount = 0.0
+    else:
+        amount -= float(slack.sum())
+        mags = minimum[idx].copy()
+        for o in np.argsort(np.abs(desire[idx]), kind="stable"):
+            if amount <= 1e-9:
+                break
+            amount -= float(mags[o])
+            mags[o] = 0.0
+        if amount < 0:
+            head = np.where(mags > 0, np.abs(want[idx]) - mags, 0.0)
+            give = min(-amount, float(head.sum()))
+            if give > 0:
+                mags = mags + give * head / float(head.sum())
+            amount += give
+    out = move.copy()
+    out[idx] = side * mags
+    return out, amount
+
+
+def _moves(cur: FloatArray, target: FloatArray, room: float, p: BudgetParams) -> FloatArray:
+    """Each unit's step towards its target, capped at ±``max_step``, balanced to ``room``, with a dead band.
+
+    Steps follow the long-run target rather than the best allocation inside the ±step box: an S-curve unit
+    below its inflection has a tiny marginal return inside any small box, so box-optimal steps would ratchet
+    it down to the floor even when it belongs on its efficient branch. No move is smaller than the dead band.
+    Balancing: if the raises need more than the cuts free (or the cuts free more than the raises use), held
+    units wishing to move the other way join at the dead band's minimum, strongest wish first; what is still
+    unbalanced is taken off the over-supplied side. Raises never take the sum above ``room``; if current
+    budgets are far above it, the cuts alone may not reach it.
+    """
+    lo, hi = _step_bounds(cur, p)
+    want = np.clip(target, lo, hi) - cur
+    minimum = p.dead_band * cur
+    desire = (target - cur) / cur
+    move = np.where(np.abs(want) >= minimum, want, 0.0)
+    excess = float(move.sum()) - (room - float(cur.sum()))  # > 0: raises unfunded; < 0: cuts unused
+    for j in np.argsort(-np.abs(desire), kind="stable"):
+        if move[j] != 0 or want[j] == 0:
+            continue
+        if excess > 0 and want[j] < 0 and excess >= minimum[j] and lo[j] <= cur[j] - minimum[j]:
+            move[j], excess = -minimum[j], excess - minimum[j]
+        elif excess < 0 and want[j] > 0 and -excess >= minimum[j] and hi[j] >= cur[j] + minimum[j]:
+            move[j], excess = minimum[j], excess + minimum[j]
+    if excess > 0:
+        move, _ = _shrink(move, excess, 1.0, minimum, want, desire)
+    elif excess < 0:
+        move, left = _shrink(move, -excess, -1.0, minimum, want, desire)
+        if left < 0:  # cuts dropped beyond the need: the raises give that back
+            move, _ = _shrink(move, -left, 1.0, minimum, want, desire)
+    return np.asarray(cur + move, dtype=np.float64)
+
+
+def _target(
+    room: float,
+    ts: tuple[FloatArray, FloatArray, FloatArray],
+    post: list[tuple[FloatArray, FloatArray, FloatArray]],
+    lo: FloatArray,
+    hi: FloatArray,
+) -> tuple[FloatArray, float, FloatArray]:
+    """The long-run target for the Thompson draws ``ts``, its λ, and each unit's posterior P(on) at that λ.
+
+    *On* means more than the lower bound: for an S-curve, being on its decreasing-marginal branch. P(on) is
+    evidence only. Forcing the posterior majority's choice instead of the draw's was tried (to stop an
+    S-curve unit's target flipping between days) and lost more than it saved: a majority driven by the prior
+    stops exactly the exploration that would correct it.
+    """
+    v, k, a = ts
+    alloc = allocate(room, v, k, a, lo, hi)
+    n, d = len(v), len(post[0][0])
+    pv, pk, pa = (np.concatenate([draw[c] for draw in post]) for c in range(3))
+    resp = best_response(alloc.lam, pv, pk, pa, np.repeat(lo, d), np.repeat(hi, d)).reshape(n, d)
+    p_on = (resp > lo[:, None] * (1 + 1e-6) + 1e-9).mean(axis=1)
+    return alloc.budgets, alloc.lam, p_on
+
+
+def _interval(x: FloatArray, width: float) -> dict[str, float]:
+    lo, mid, hi = np.quantile(x, [(1 - width) / 2, 0.5, (1 + width) / 2])
+    return {"median": round(float(mid), 6), "low": round(float(lo), 6), "high": round(float(hi), 6)}
+
+
+@dataclass(frozen=True)
+class BudgetPolicy:
+    """Allocate the total daily budget across budget holders so marginal returns are equal (see module doc)."""
+
+    params: BudgetParams = field(default_factory=BudgetParams)
+    name: str = "budget"
+
+    def __call__(self, snapshot: Snapshot, rng: np.random.Generator) -> list[Proposal]:
+        p = self.params
+        units = _units(snapshot, p)
+        if not units:
+            return []
+        models = _fit(units, p)
+        movable = [i for i, (u, m) in enumerate(zip(units, models, strict=True)) if m is not None and not u.hold]
+        if not movable:
+            return []
+        fits = [m for m in (models[i] for i in movable) if m is not None]
+        draws = [m.draw(rng, 1, p.posterior_scale) for m in fits]
+        v, k, a = (np.array([d[j][0] for d in draws]) for j in range(3))
+        post = [m.draw(rng, p.evidence_draws) for m in fits]
+        total = snapshot.total_budget()
+        held = math.fsum(u.budget for i, u in enumerate(units) if i not in movable)
+        # Budgets round to minor units (here, and again when a guardrail converts them): keep a cent per unit aside.
+        reporting_minor = 10.0 ** -currency_exponent(snapshot.reporting_currency)
+        margin = math.fsum(_minor_unit(u) + reporting_minor for u in units)
+        room = total - held - margin
+        cur = np.array([units[i].budget for i in movable])
+        hi_target = np.full_like(cur, p.ceiling if p.ceiling is not None else max(room, p.floor))
+        target, lam, p_on = _target(room, (v, k, a), post, np.minimum(np.full_like(cur, p.floor), hi_target), hi_target)
+        new = _moves(cur, target, room, p)
+        proposals = []
+        for j, i in enumerate(movable):
+            u, model = units[i], models[i]
+            assert model is not None
+            if new[j] == cur[j]:
+                continue
+            money = u.views[0].budget_from_reporting(float(new[j]))
+            if money == u.views[0].daily_budget or money.minor <= 0:
+                continue
+            ev, sentence = self._evidence(snapshot, u, model, post[j], (cur[j], new[j], target[j]), lam)
+            ev["p_on_efficient_branch"] = round(float(p_on[j]), 3)
+            proposals.append(
+                Proposal(
+                    action=SetBudget(
+                        target=u.holder,
+                        new_budget=money,
+                        reason=_reason(snapshot, ev, lam),
+                        idempotency_key=decision_key(snapshot, str(ActionKind.SET_BUDGET), u.holder, money.minor),
+                    ),
+                    policy=self.name,
+                    evidence=ev,
+                    expected_impact=sentence,
+                )
+            )
+        # Cuts first: a guardrail judging in order then sees the room they free before any raise.
+        return sorted(proposals, key=lambda pr: pr.evidence["change_pct"] > 0)
+
+    def _evidence(
+        self,
+        snapshot: Snapshot,
+        u: _Unit,
+        model: _Model,
+        draws: tuple[FloatArray, FloatArray, FloatArray],
+        budgets: tuple[float, float, float],
+        lam: float,
+    ) -> tuple[dict[str, Any], str]:
+        p = self.params
+        v, k, a = draws
+        cur, new, target = (float(b) for b in budgets)
+        m_cur, m_new = curve_marginal(np.full_like(v, cur), v, k, a), curve_marginal(np.full_like(v, new), v, k, a)
+        now_value = curve_value(np.full_like(v, cur), v, k, a)
+        delta = curve_value(np.full_like(v, new), v, k, a) - now_value
+        week = u.age < 7
+        spend7 = float(u.spend[week].sum())
+        reported7 = float(u.outcome[week].sum())
+        exposure = float(np.sum(u.impressions[week] * u.share[week]))
+        adjusted7 = reported7 * float(u.impressions[week].sum()) / exposure if exposure > 0 else reported7
+        value_goal = snapshot.goal.objective is Objective.VALUE
+        d = _interval(delta, p.interval)
+        ccy = snapshot.reporting_currency
+        what = f"{ccy} of conversion value" if value_goal else "conversions"
+        names = ", ".join(sorted({s.name for s in u.views}))
+        sentence = (
+            f"Moving {names} from {cur:,.2f} to {new:,.2f} {ccy}/day should change {what} by about "
+            f"{d['median']:+.2f} a day ({p.interval:.0%} interval {d['low']:+.2f} to {d['high']:+.2f}); "
+            f"the model's long-run target for it is {target:,.2f} {ccy}/day."
+        )
+        evidence = {
+            "unit": str(u.holder),
+            "ad_sets": [s.name for s in u.views],
+            "objective": str(snapshot.goal.objective),
+            "budget_current": round(cur, 2),
+            "budget_new": round(new, 2),
+            "budget_target": round(target, 2),
+            "change_pct": round(100.0 * (new / cur - 1.0), 2),
+            "lambda": lam,
+            "marginal_return_current": _interval(m_cur, p.interval),
+            "marginal_return_new": _interval(m_new, p.interval),
+            "expected_per_day_current": _interval(now_value, p.interval),
+            "expected_delta_per_day": d,
+            "interval": p.interval,
+            "recent_7d": {
+                "spend": round(spend7, 2),
+                "reported": round(reported7, 3),
+                "lag_adjusted": round(adjusted7, 3),
+                ("roas" if value_goal else "cpa"): (
+                    round(adjusted7 / spend7 if value_goal else spend7 / adjusted7, 4)
+                    if spend7 > 0 and adjusted7 > 0
+                    else None
+                ),
+            },
+            "curve": {
+                "alpha_median": round(float(np.median(a)), 3),
+                "half_saturation_budget_median": round(float(np.median(k)), 2),
+                "return_at_saturation_median": round(float(np.median(v)), 3),
+                "cpm_level_log": round(model.log_cost, 4),
+                "dispersion": round(model.rate.dispersion, 3),
+            },
+        }
+        return evidence, sentence
+
+
+def _minor_unit(u: _Unit) -> float:
+    return float(10.0 ** -currency_exponent(u.views[0].currency)) * u.views[0].fx_rate
+
+
+def _reason(snapshot: Snapshot, ev: dict[str, Any], lam: float) -> str:
+    """Why the move: equal marginal return, or, when the fitted median disagrees with the sampled curve's
+    direction, a test step that the curve's uncertainty warrants (Thompson sampling)."""
+    verb = "Raise" if ev["change_pct"] > 0 else "Cut"
+    m = ev["marginal_return_current"]
+    label = "marginal ROAS" if snapshot.goal.objective is Objective.VALUE else "marginal CPA"
+    here, there = _metric(m["median"], snapshot), _metric(lam, snapshot)
+    if (ev["change_pct"] > 0) == (m["median"] >= lam):
+        return (
+            f"{verb} the daily budget {ev['change_pct']:+.0f}% towards equal marginal return: {label} "
+            f"{here} here at the current budget vs {there} at the margin of the whole allocation"
+        )
+    ends = sorted((_metric(m["low"], snapshot), _metric(m["high"], snapshot)), key=lambda t: float(t.split()[0]))
+    return (
+        f"{verb} the daily budget {ev['change_pct']:+.0f}% as a test step: this unit's curve is still uncertain "
+        f"({label} {here} here, {ev['interval']:.0%} interval {ends[0]} to {ends[1]}, vs {there} at the margin), "
+        "and moving its budget is how it is learnt"
+    )
+
+
+def _metric(marginal: float, snapshot: Snapshot) -> str:
+    """A marginal return as a marketer reads it: marginal CPA (reporting currency), or ROAS for a value goal."""
+    if snapshot.goal.objective is Objective.VALUE:
+        return f"{marginal:.2f}"
+    return f"{1.0 / marginal:.2f} {snapshot.reporting_currency}" if marginal > 0 else "inf"
