@@ -90,11 +90,14 @@ def oracle_inputs(market: Market, st: dict[str, Any], day: int, ctr: FloatArray)
         np.maximum.at(per_impr, st["ad_set_of"], np.where(st["ad_exists"], quality, 0.0))
     usable = np.array([s.status != "DELETED" for s in sets], dtype=bool)
     factor = market.cpm_factors(sets, day)
+    # Platforms pace a budget to ~(1 - underdelivery) of itself on average; the oracle's budgets meet the
+    # same pacer as everyone's, so a unit of budget buys (1 - underdelivery) units of spend.
+    delivered = np.array([1.0 - market.spec(s.platform).underdelivery for s in sets])
     return {
         "date": d.isoformat(),
         "ids": [s.id for s in sets],
         "v": np.where(usable, per_impr, 0.0),
-        "c": st["fx"] * factor,  # reporting currency per unit of spend on the curve
+        "c": st["fx"] * factor / delivered,  # reporting currency of budget per unit on the curve
         "i_max": st["i_max"],
         "k": st["k"],
         "alpha": st["alpha"],

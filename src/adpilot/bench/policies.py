@@ -24,7 +24,7 @@ import asyncio
 import math
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -33,6 +33,7 @@ import numpy as np
 
 from adpilot.actions.guardrails import GuardrailConfig
 from adpilot.agent.cycle import Agent, AgentConfig, Runtime
+from adpilot.agent.snapshot import build_snapshot
 from adpilot.bench.market_feed import MarketAdapter, market_inputs
 from adpilot.domain.fx import FxRate, FxTable
 from adpilot.domain.ids import Platform
@@ -48,6 +49,7 @@ ALL_POLICIES = ("adpilot", "uniform", "seed-rules", "seed-bandit", "thompson")
 class RunResult:
     scenario: str
     policy: str
+    generation: bool
     seed: int
     days: int
     eval_from: int
@@ -92,8 +94,39 @@ def _best_creative(market: Any, ad_set_id: str) -> str | None:
     return str(best.id)
 
 
+def _generated(m: Any, snapshot: Any, store: dict[str, bytes], seed: int) -> list[Any]:
+    """Copy variants of each active ad set's best delivering ad, on its image (the bench's generator)."""
+    import hashlib
+
+    from adpilot.creative.candidates import SourceAd, variant_candidates
+
+    sources: list[SourceAd] = []
+    for s in snapshot.active_ad_sets():
+        recent = [(a, a.history.since(snapshot.as_of - timedelta(days=13)).totals()) for a in s.ads if a.active]
+        recent = [(a, t) for a, t in recent if t["impressions"] > 0]
+        if not recent:
+            continue
+        best, _ = max(recent, key=lambda at: at[1]["conversions"] / at[1]["impressions"])
+        ad = m.ads[best.ref.entity_id]
+        cr = m.creatives[ad.creative_id]
+        image_id = None
+        if cr.image_hash:
+            data = m.image(ad.platform, ad.account_id, cr.image_hash).data
+            image_id = "sha256:" + hashlib.sha256(data).hexdigest()
+            store[image_id] = data
+        sources.append(SourceAd(s.platform, best.creative_key, cr.headline, cr.body, cr.cta, cr.link_url, image_id))
+    taken = [(c.headline, c.body) for c in m.creatives.values()]
+    return variant_candidates(sources, per_source=2, seed=seed + snapshot.cycle, taken=taken)
+
+
 def run_one(
-    scenario_name: str, policy: str, seed: int, *, days: int | None = None, eval_from: int | None = None
+    scenario_name: str,
+    policy: str,
+    seed: int,
+    *,
+    days: int | None = None,
+    eval_from: int | None = None,
+    generation: bool = False,
 ) -> RunResult:
     """One closed-loop run on the fast path; meant to run in a worker process."""
     from langgraph.checkpoint.memory import InMemorySaver
@@ -112,10 +145,14 @@ def run_one(
     with tempfile.TemporaryDirectory(prefix="adpilot-bench-policies-") as tmp:
         wh = DuckDBWarehouse(Path(tmp) / "ledger.duckdb")
         wh.migrate()
-        adapters = {p: MarketAdapter(m, p) for p in Platform}
+        store: dict[str, bytes] = {}
+        adapters = {p: MarketAdapter(m, p, asset_bytes=store.__getitem__) for p in Platform}
 
         def inputs(cycle: int, applied: Sequence[PastAction]) -> Any:
-            return market_inputs(m, fx=fx, goal=goal, cycle=cycle, applied=applied)
+            base = market_inputs(m, fx=fx, goal=goal, cycle=cycle, applied=applied)
+            if not generation:
+                return base
+            return replace(base, candidates=tuple(_generated(m, build_snapshot(base), store, seed)))
 
         # The executor needs only live_state and apply, which MarketAdapter has.
         runtime = Runtime(
@@ -191,6 +228,7 @@ def run_one(
     return RunResult(
         scenario=scenario_name,
         policy=policy,
+        generation=generation,
         seed=seed,
         days=n_days,
         eval_from=first_eval,
