@@ -81,9 +81,28 @@ def _dec(x: float) -> Any:
 
 
 def _goal(market: Any) -> Goal:
+    """The owner's goal: the oracle's total budget, and as targets what the history achieved (blended
+    CPA and ROAS over the days before the run, attributed), as a marketer would set them."""
     sc = market.scenario
     objective = Objective.VALUE if sc.objective == "value" else Objective.CONVERSIONS
-    return Goal(objective=objective, total_daily_budget=float(market.oracle_budget()))
+    spend = value = conversions = 0.0
+    for t in range(market.day):
+        rec = market.records[t]
+        per_minor = np.array([_per_minor(market, a) for a in market.slots[: len(rec.spend)]])
+        spend += float((rec.spend * per_minor).sum())
+        value += float((rec.attributed_value * per_minor).sum())
+        conversions += float(rec.attributed.sum())
+    return Goal(
+        objective=objective,
+        total_daily_budget=float(market.oracle_budget()),
+        target_cpa=spend / conversions if conversions and spend else None,
+        target_roas=value / spend if value and spend else None,
+    )
+
+
+def _per_minor(m: Any, ad: Any) -> float:
+    """Reporting-currency major units per minor unit of the ad's account currency."""
+    return m.fx(m.currency_of(ad.platform, ad.account_id)) / float(10 ** _exp(m, ad))
 
 
 def _best_creative(market: Any, ad_set_id: str) -> str | None:
@@ -219,7 +238,7 @@ def run_one(
         st = m.live_state()
         for t in range(first, last + 1):
             rec = m.records[t]
-            unit_fx = np.array([m.fx(m.currency_of(a.platform, a.account_id)) / 10 ** _exp(m, a) for a in m.slots])
+            unit_fx = np.array([_per_minor(m, a) for a in m.slots])
             n = len(rec.spend)
             conv += float(rec.conversions.sum())
             value += float((rec.value * unit_fx[:n]).sum())
