@@ -134,3 +134,17 @@ def test_nothing_approved_ever_breaks_a_cap(
         budgets[action.target] = action.new_budget
         if total is not None and action.new_budget.minor > old.minor:
             assert sum(FX.convert(m, TODAY).to_major() for m in budgets.values()) <= total
+
+
+def test_a_budget_below_the_platforms_minimum_is_refused_before_it_fails_on_write() -> None:
+    from adpilot.domain.platform_limits import min_daily_budget
+
+    least = min_daily_budget(Platform.TIKTOK, Level.AD_SET, "EUR")
+    assert least == Money("EUR", 2_000)
+    assert min_daily_budget(Platform.TIKTOK, Level.AD_SET, "JPY") == Money("JPY", 2_000)
+    assert min_daily_budget(Platform.META, Level.AD_SET, "USD") is None
+    small = ctx(budgets={B: Money("EUR", 2_200)}, minimums={B: least})
+    (v,) = guard([budget(B, 1_900, "EUR")], GuardrailConfig(budget_floor=None), small)
+    assert rule_of(v) == "platform_min" and "minimum daily budget of 20.00 EUR" in v.reason  # type: ignore[union-attr]
+    (ok,) = guard([budget(B, 2_000, "EUR")], GuardrailConfig(budget_floor=None), small)
+    assert isinstance(ok, Approved)

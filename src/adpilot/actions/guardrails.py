@@ -9,7 +9,8 @@ Rules, in the order they are applied (the first that fails names the rejection):
 5. learning-phase protection: no budget or bid change on an ad set that is still learning
    (pauses stay allowed: stopping waste never waits).
 6. per-change cap: a budget or bid moves by at most ``max_change`` of its current value.
-7. floors and ceilings: a daily budget stays within [``budget_floor``, ``budget_ceiling``] (reporting
+7. platform minimums: a budget never goes below what the platform accepts (TikTok: 20 per ad group).
+   Then floors and ceilings: a daily budget stays within [``budget_floor``, ``budget_ceiling``] (reporting
    currency, converted at today's rate).
 8. total daily spend cap: an increase may not take the sum of all daily budgets above
    ``total_daily_cap`` (reporting currency); a decrease always passes this rule.
@@ -75,6 +76,7 @@ class GuardContext:
     bids: Mapping[EntityRef, Money] = field(default_factory=dict)
     learning: frozenset[EntityRef] = frozenset()
     applied: Sequence[Change] = ()
+    minimums: Mapping[EntityRef, Money] = field(default_factory=dict)  # platform minimum daily budgets
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,12 @@ def guard(actions: Sequence[Action], cfg: GuardrailConfig, ctx: GuardContext) ->
                 verdict = Rejected(action, "currency", f"new budget in {new.currency}, account spends {old.currency}")
             elif not _ratio_ok(old, new, cfg.max_change):
                 verdict = Rejected(action, "change_cap", f"{old} -> {new} moves more than {cfg.max_change:.0%}")
+            elif ref in ctx.minimums and new.minor < ctx.minimums[ref].minor:
+                verdict = Rejected(
+                    action,
+                    "platform_min",
+                    f"{new} is below {ref.platform}'s minimum daily budget of {ctx.minimums[ref]}",
+                )
             elif cfg.budget_floor is not None and reporting(new) < cfg.budget_floor:
                 verdict = Rejected(
                     action, "floor", f"{new} is below the floor of {cfg.budget_floor} {ctx.fx.reporting}"

@@ -139,7 +139,10 @@ def guard_context(snapshot: Snapshot, applied: Sequence[PastAction], now: dateti
     budgets: dict[EntityRef, Money] = {}
     bids: dict[EntityRef, Money] = {}
     learning: set[EntityRef] = set()
+    minimums: dict[EntityRef, Money] = {}
     for s in snapshot.ad_sets:
+        if s.min_budget is not None:
+            minimums[s.budget_holder] = s.min_budget
         if not s.active:
             continue
         if s.daily_budget is not None:
@@ -156,6 +159,7 @@ def guard_context(snapshot: Snapshot, applied: Sequence[PastAction], now: dateti
         bids=bids,
         learning=frozenset(learning),
         applied=[Change(a.target, a.at, a.kind) for a in applied],
+        minimums=minimums,
     )
 
 

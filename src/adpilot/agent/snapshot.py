@@ -25,6 +25,7 @@ from adpilot.domain.entities import Ad, AdAccount, AdSet, Campaign, Creative
 from adpilot.domain.fx import FxTable
 from adpilot.domain.ids import EntityRef, Level, Platform
 from adpilot.domain.money import currency_exponent
+from adpilot.domain.platform_limits import min_daily_budget
 from adpilot.domain.snapshot import (
     AdSetView,
     AdView,
@@ -266,6 +267,7 @@ def build_snapshot(inputs: SnapshotInputs, completeness: Completeness | None = N
             daily_budget=budget,
             fx_rate=float(inputs.fx.rate(s.currency, today)),
             bid=s.bid,
+            min_budget=min_daily_budget(holder.platform, holder.level, s.currency),
             history=_sum_series([a.history for a in ad_views]),
             ads=tuple(ad_views),
         )

@@ -133,6 +133,7 @@ class AdSetView:
     fx_rate: float  # reporting-currency units per account-currency unit (today)
     learning: bool = False
     bid: Money | None = None
+    min_budget: Money | None = None  # the platform's smallest daily budget for the holder
     history: Series = field(default_factory=Series)
     ads: tuple[AdView, ...] = ()
 
@@ -150,6 +151,11 @@ class AdSetView:
         if self.daily_budget is None:
             return 0.0
         return float(self.daily_budget.to_major()) * self.fx_rate
+
+    @property
+    def min_budget_reporting(self) -> float:
+        """The platform's minimum daily budget in reporting-currency major units (0 when none)."""
+        return 0.0 if self.min_budget is None else float(self.min_budget.to_major()) * self.fx_rate
 
     def budget_from_reporting(self, amount: float) -> Money:
         """An exact account-currency budget for ``amount`` reporting-currency units (half-even)."""

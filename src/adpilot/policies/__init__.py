@@ -14,6 +14,7 @@ from adpilot.domain.snapshot import Proposal, Snapshot
 
 
 class Policy(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def __call__(self, snapshot: Snapshot, rng: np.random.Generator) -> list[Proposal]: ...

@@ -299,9 +299,9 @@ def _fit(units: list[_Unit], p: BudgetParams) -> list[_Model | None]:
     return models
 
 
-def _step_bounds(cur: FloatArray, p: BudgetParams) -> tuple[FloatArray, FloatArray]:
+def _step_bounds(cur: FloatArray, p: BudgetParams, floor: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
     down, up = cur * (1.0 - p.max_step), cur * (1.0 + p.max_step)
-    lo = np.clip(np.full_like(cur, p.floor), down, up)
+    lo = np.clip(np.full_like(cur, p.floor) if floor is None else floor, down, up)
     hi = up if p.ceiling is None else np.clip(np.full_like(cur, p.ceiling), down, up)
     return np.minimum(lo, hi), hi
 
@@ -339,7 +339,9 @@ def _shrink(
     return out, amount
 
 
-def _moves(cur: FloatArray, target: FloatArray, room: float, p: BudgetParams) -> FloatArray:
+def _moves(
+    cur: FloatArray, target: FloatArray, room: float, p: BudgetParams, floor: FloatArray | None = None
+) -> FloatArray:
     """Each unit's step towards its target, capped at ±``max_step``, balanced to ``room``, with a dead band.
 
     Steps follow the long-run target rather than the best allocation inside the ±step box: an S-curve unit
@@ -350,7 +352,7 @@ def _moves(cur: FloatArray, target: FloatArray, room: float, p: BudgetParams) ->
     unbalanced is taken off the over-supplied side. Raises never take the sum above ``room``; if current
     budgets are far above it, the cuts alone may not reach it.
     """
-    lo, hi = _step_bounds(cur, p)
+    lo, hi = _step_bounds(cur, p, floor)
     want = np.clip(target, lo, hi) - cur
     minimum = p.dead_band * cur
     desire = (target - cur) / cur
@@ -428,8 +430,10 @@ class BudgetPolicy:
         room = total - held - margin
         cur = np.array([units[i].budget for i in movable])
         hi_target = np.full_like(cur, p.ceiling if p.ceiling is not None else max(room, p.floor))
-        target, lam, p_on = _target(room, (v, k, a), post, np.minimum(np.full_like(cur, p.floor), hi_target), hi_target)
-        new = _moves(cur, target, room, p)
+        # Per unit: the configured floor, or the platform's minimum when higher (TikTok refuses less).
+        floor = np.array([max(p.floor, *(s.min_budget_reporting for s in units[i].views)) for i in movable])
+        target, lam, p_on = _target(room, (v, k, a), post, np.minimum(floor, hi_target), hi_target)
+        new = _moves(cur, target, room, p, floor)
         proposals = []
         for j, i in enumerate(movable):
             u, model = units[i], models[i]
