@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from adpilot.accounts import AccountStore
+from adpilot.assets_store import LocalAssetStore
 from adpilot.config import Settings
 from adpilot.lake import Lake
 from adpilot.ports.lake import PageMapper
@@ -13,6 +15,9 @@ from adpilot.secrets import SecretBox
 from adpilot.services import MapperKey
 from adpilot.warehouse._sql import SqlWarehouse
 from adpilot.warehouse.factory import open_warehouse
+
+if TYPE_CHECKING:
+    from adpilot.creative.library import AssetLibrary
 
 
 @dataclass
@@ -31,6 +36,18 @@ class Container:
     @property
     def lake(self) -> Lake:
         return Lake(self.settings.lake_dir)
+
+    @property
+    def asset_store(self) -> LocalAssetStore:
+        """Asset bytes, content-addressed under ``<data_dir>/assets`` (an S3-compatible store can replace it)."""
+        return LocalAssetStore(self.settings.data_dir / "assets")
+
+    @property
+    def asset_library(self) -> AssetLibrary:
+        """The asset library; also what the sync engine takes as ``assets=`` to link creatives to assets."""
+        from adpilot.creative.library import AssetLibrary
+
+        return AssetLibrary(self.warehouse, self.asset_store)
 
     @property
     def accounts(self) -> AccountStore:

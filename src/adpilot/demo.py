@@ -92,11 +92,13 @@ async def _demo(container: Container, days: int, seed: int, on_day: Callable[[De
     result = DemoResult(currency=base.reporting_currency)
     transport = httpx.ASGITransport(app=create_app(sandbox))
     async with httpx.AsyncClient(transport=transport, base_url=DEMO_BASE_URL, timeout=120) as client:
-        backfill = SyncEngine(wh, container.lake, clock=lambda: m.now, backfill_days=base.history_days)
+        backfill = SyncEngine(
+            wh, container.lake, clock=lambda: m.now, backfill_days=base.history_days, assets=container.asset_library
+        )
         await run_sync(backfill, connections, client=client, adapter_options=options)
         prod = Production(
             wh, container.lake, connections, client, lambda: m.now, goal, base.reporting_currency,
-            adapter_options=options,
+            adapter_options=options, assets=container.asset_library,
         )  # fmt: skip
         first = m.day
         async with checkpointer(None, container.settings.data_dir) as saver:

@@ -67,4 +67,5 @@ def rebuild_warehouse(warehouse: Warehouse, lake: Lake, mappers: Mapping[MapperK
             rows += warehouse.replace_insights(replay.insights)
         pages += len(pages_of_run)
         by_stream[f"{commit.platform}/{commit.stream}"] += 1
+    warehouse.relink_creatives()  # replayed creatives carry no asset ids; the library's links put them back
     return RebuildReport(len(commits), pages, entities, rows, dict(by_stream))

@@ -797,22 +797,28 @@ class Market:
                 ad_set.learning = False
 
     # -- reporting -----------------------------------------------------------------------------------------
-    def reported(self, platform: str, account_id: str, first: int, last: int) -> dict[str, Any]:
+    def reported(
+        self, platform: str, account_id: str, first: int, last: int, *, slots: IntArray | None = None
+    ) -> dict[str, Any]:
         """Per (ad, day) rows of an account as the platform reports them now, for complete days only.
 
-        Returns columns: ``ads`` (Ad objects), ``day`` (day indices), impressions, clicks, spend (minor),
-        conversions and value (minor) as currently reported. Rows without delivery are left out.
+        Returns columns: ``ads`` (Ad objects), ``slot``, ``day`` (day indices), impressions, clicks, spend
+        (minor), conversions and value (minor) as currently reported. Rows without delivery are left out.
+        ``slots`` narrows the rows to those ads of the account, so a report over a few ids (an X stats job
+        of 20) does not build the whole account's rows.
         """
         self.account(platform, account_id)
         last = min(last, self.day - 1)
-        slots = np.array([a.slot for a in self.ads_of(platform, account_id)], dtype=np.int64)
-        cols: dict[str, list[Any]] = {
-            k: [] for k in ("slot", "day", "impressions", "clicks", "spend", "conversions", "value")
-        }
+        if slots is None:
+            own = np.array([a.slot for a in self.ads_of(platform, account_id)], dtype=np.int64)
+        else:  # ascending slots are ads_of order: ads get their slot as they are created
+            own = np.array([s for s in np.unique(slots).tolist() if self._slot_of(s, platform, account_id)], np.int64)
+        names = ("slot", "day", "impressions", "clicks", "spend", "conversions", "value")
+        cols: dict[str, list[IntArray]] = {k: [] for k in names}
         cum = np.cumsum(self.spec(platform).lag_profile)
         for t in range(max(first, 0), last + 1):
             rec = self.records[t]
-            s = slots[slots < len(rec.impressions)]
+            s = own[own < len(rec.impressions)]
             delivered = (rec.impressions[s] > 0) | (rec.spend[s] > 0)
             s = s[delivered]
             if not len(s):
@@ -829,8 +835,15 @@ class Market:
             cols["conversions"].append(conv)
             cols["value"].append(value)
         out: dict[str, Any] = {k: (np.concatenate(v) if v else np.zeros(0, dtype=np.int64)) for k, v in cols.items()}
-        out["ads"] = [self.slots[i] for i in out["slot"]]
+        out["ads"] = list(map(self.slots.__getitem__, out["slot"].tolist()))
         return out
+
+    def _slot_of(self, slot: int, platform: str, account_id: str) -> bool:
+        """Whether ``slot`` holds an ad of that account."""
+        if not 0 <= slot < len(self.slots):
+            return False
+        ad = self.slots[slot]
+        return ad.platform == platform and ad.account_id == account_id
 
     def truth(
         self, platform: str | None = None, account_id: str | None = None, first: int = 0, last: int | None = None

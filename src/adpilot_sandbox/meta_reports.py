@@ -11,9 +11,13 @@ so every click window carries the count and every view window "0".
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from adpilot_sandbox.entities import Account, Ad, AdSet, Campaign, exponent
 from adpilot_sandbox.meta_objects import (
@@ -337,6 +341,30 @@ def _reach(impressions: int) -> int:
     return 0 if impressions == 0 else max(1, round(impressions / 1.18))
 
 
+_FIGURES = ("impressions", "clicks", "spend", "conversions", "value")
+_ID_FIELDS = frozenset(f for fields in LEVEL_FIELDS.values() for f in fields)
+_TIME_FIELDS = frozenset(("created_time", "updated_time", "date_start", "date_stop"))
+# value fields the columnar path builds itself; the others (ratios, ROAS...) come from ``_values`` row by row
+_FAST_VALUES = frozenset((
+    "account_currency", "impressions", "clicks", "unique_clicks", "inline_link_clicks", "spend", "buying_type",
+    "attribution_setting", "actions", "action_values", "conversions", "conversion_values",
+))  # fmt: skip
+
+
+def _major_column(minor: list[int], currency: str) -> list[str]:
+    """``_major`` of a whole column (the account's currency decides the decimals once)."""
+    digits = exponent(currency)
+    if digits == 0:
+        return list(map(str, minor))
+    if digits not in _FRACTIONS or min(minor, default=0) < 0:
+        return [_major(v, currency) for v in minor]
+    unit, fractions = 10**digits, _FRACTIONS[digits]
+    return [f"{v // unit}.{fractions[v % unit]}" for v in minor]
+
+
+_FRACTIONS = {d: [f"{i:0{d}d}" for i in range(10**d)] for d in (1, 2, 3)}  # the minor digits as written
+
+
 class Insights:
     def __init__(self, g: Graph) -> None:
         self.g = g
@@ -382,6 +410,8 @@ class Insights:
         ads: list[Ad] = rep["ads"]
         if not ads:
             return [], self._summary(acc, q, Totals(), scope) if q.default_summary else None
+        if not q.overlapping:
+            return self._compute_columns(acc, scope, q, rep, wanted)
         days = rep["day"].tolist()
         cols = [rep[c].tolist() for c in ("impressions", "clicks", "spend", "conversions", "value")]
         groups: dict[tuple[int, str], tuple[Ad, Totals]] = {}
@@ -413,6 +443,173 @@ class Insights:
             rows.append(self._row(acc, ad, tot, q, q.buckets[i]))
         summary = self._summary(acc, q, total, scope) if q.default_summary else None
         return rows, summary
+
+    # -- the columnar path: every bucketing but overlapping time ranges -------------------------------------
+    def _compute_columns(
+        self, acc: Account, scope: tuple[str, str], q: Query, rep: dict[str, Any], wanted: Callable[[Ad], bool]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """What the row-by-row loop computes, column by column: each (bucket, level object) group is one row.
+
+        Buckets do not overlap here, so every reported (ad, day) lands in exactly one group. Groups are
+        ordered by (bucket, level id) and each keeps the first ad it met, as the loop does.
+        """
+        m = self.g.m
+        slot_ad: dict[int, Ad] = {ad.slot: ad for ad in rep["ads"]}
+        level_id = {s: self._level_id(acc, ad, q.level) for s, ad in slot_ad.items() if wanted(ad)}
+        slots: NDArray[np.int64] = rep["slot"]
+        keep = np.array([s in level_id for s in slots.tolist()], dtype=bool)
+        slots = slots[keep]
+        days = rep["day"][keep]
+        figures = np.stack([np.asarray(rep[f], dtype=np.int64)[keep] for f in _FIGURES])  # figure x row
+        if q.default_summary:
+            summary = self._summary(acc, q, Totals(*(int(v) for v in figures.sum(axis=1))), scope)
+        else:
+            summary = None
+        if not len(slots):
+            return [], summary
+        first_day = int(days.min())
+        bucket_of = np.full(int(days.max()) - first_day + 1, -1, dtype=np.int64)
+        for i, b in enumerate(q.buckets):
+            lo, hi = max(m.day_of(b.start), first_day), min(m.day_of(b.stop), first_day + len(bucket_of) - 1)
+            if lo <= hi:
+                bucket_of[lo - first_day : hi - first_day + 1] = i
+        ids = sorted(set(level_id.values()))
+        rank = {v: r for r, v in enumerate(ids)}
+        slot_rank = np.zeros(int(slots.max()) + 1, dtype=np.int64)
+        for s, v in level_id.items():
+            slot_rank[s] = rank[v]
+        group = bucket_of[days - first_day] * len(ids) + slot_rank[slots]
+        keys, first, inverse = np.unique(group, return_index=True, return_inverse=True)
+        if len(keys) != len(group):  # several ads or days in one group: add them up
+            sums = np.zeros((len(_FIGURES), len(keys)), dtype=np.int64)
+            for k in range(len(_FIGURES)):
+                np.add.at(sums[k], inverse, figures[k])
+            figures = sums
+        else:
+            figures = figures[:, first]
+        group_slots = slots[first]
+        group_buckets = (keys // len(ids)).tolist()
+        if q.metric_clauses:
+            kept = [
+                j
+                for j, totals in enumerate(zip(*(f.tolist() for f in figures), strict=True))
+                if all(matches(self._metric(acc, Totals(*totals), f), op, v) for f, op, v in q.metric_clauses)
+            ]
+            figures, group_slots = figures[:, kept], group_slots[kept]
+            group_buckets = [group_buckets[j] for j in kept]
+        return self._rows(acc, q, figures, [slot_ad[s] for s in group_slots.tolist()], group_buckets), summary
+
+    def _level_id(self, acc: Account, ad: Ad, level: str) -> str:
+        if level == "account":
+            return acc.id
+        return str(getattr(self._level_entity(ad, level), "id", ""))
+
+    def _rows(
+        self, acc: Account, q: Query, figures: NDArray[np.int64], ads: list[Ad], buckets: list[int]
+    ) -> list[dict[str, Any]]:
+        """The response rows of the groups, built a field at a time; a None value leaves the field out."""
+        impressions, clicks, spend, conversions, value = (figures[k].tolist() for k in range(len(_FIGURES)))
+        n = len(ads)
+        allowed = {f for lvl in LEVELS[: LEVELS.index(q.level) + 1] for f in LEVEL_FIELDS[lvl]}
+        id_cache: dict[str, dict[str, Any]] = {}
+        ids = [id_cache.get(ad.id) or id_cache.setdefault(ad.id, self._ids(acc, ad)) for ad in ads]
+        starts = [b.start.isoformat() for b in q.buckets]
+        stops = [b.stop.isoformat() for b in q.buckets]
+        cur = acc.currency
+        slow = [f for f in q.fields if f not in _FAST_VALUES and f not in _ID_FIELDS and f not in _TIME_FIELDS]
+        slow_values: list[dict[str, Any]] = []
+        if slow:  # ratios and the like: the row-by-row formulas, exactly
+            slow_values = [self._values(acc, Totals(*t), q) for t in zip(*(f.tolist() for f in figures), strict=True)]
+        counts: dict[str, list[Any]] = {}  # actions and action_values, built once for the fields that show them
+
+        def actions(kind: str) -> list[Any]:
+            if kind not in counts:
+                amounts = None if kind == "actions" else _major_column(value, cur)
+                counts[kind] = self._action_column(acc, q, conversions, amounts)
+            return counts[kind]
+
+        columns: dict[str, list[Any]] = {}
+        for f in q.fields:
+            if f in columns or f in ("date_start", "date_stop") or (f in _ID_FIELDS and f not in allowed):
+                continue
+            if f in _ID_FIELDS:
+                columns[f] = [row.get(f) for row in ids]
+            elif f in ("created_time", "updated_time"):
+                columns[f] = [starts[b] for b in buckets]
+            elif f == "account_currency":
+                columns[f] = [cur] * n
+            elif f == "impressions":
+                columns[f] = list(map(str, impressions))
+            elif f in ("clicks", "unique_clicks", "inline_link_clicks"):
+                columns[f] = list(map(str, clicks))
+            elif f == "spend":
+                columns[f] = _major_column(spend, cur)
+            elif f in ("buying_type", "attribution_setting"):
+                columns[f] = ["AUCTION" if f == "buying_type" else "7d_click_1d_view"] * n
+            elif f in ("actions", "action_values"):
+                columns[f] = actions(f)
+            elif f in ("conversions", "conversion_values"):  # the first action type's entry only
+                full = actions("actions" if f == "conversions" else "action_values")
+                columns[f] = [None if a is None else a[:1] for a in full]
+            else:
+                columns[f] = [v.get(f) for v in slow_values]
+        columns["date_start"] = [starts[b] for b in buckets]
+        columns["date_stop"] = [stops[b] for b in buckets]
+        names = list(columns)
+        rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+        for name, column in columns.items():
+            if None in column:
+                for i, v in enumerate(column):
+                    if v is None:
+                        del rows[i][name]
+        return rows
+
+    def _ids(self, acc: Account, ad: Ad) -> dict[str, Any]:
+        """The id and name fields a row of ``ad`` can show (a level's fields only when its object exists)."""
+        m = self.g.m
+        camp = m.campaigns.get(ad.campaign_id)
+        ad_set = m.ad_sets.get(ad.ad_set_id)
+        ids: dict[str, Any] = {"account_id": acc.id, "account_name": acc.name}
+        if camp is not None:
+            ids.update(campaign_id=camp.id, campaign_name=camp.name, objective=camp.objective)
+        if ad_set is not None:
+            goal = "OFFSITE_CONVERSIONS" if ad_set.optimization_goal == "CONVERSIONS" else ad_set.optimization_goal
+            ids.update(adset_id=ad_set.id, adset_name=ad_set.name, optimization_goal=goal)
+        ids.update(ad_id=ad.id, ad_name=ad.name)
+        return ids
+
+    def _action_column(
+        self, acc: Account, q: Query, conversions: list[int], amounts: list[str] | None
+    ) -> list[list[dict[str, Any]] | None]:
+        """``actions`` (counts) or ``action_values`` (amounts) per row; None where nothing converted.
+
+        Equal counts share one list: the rows are only ever serialized.
+        """
+        pixel = self.g.page_id(acc.id)[::-1]
+        head: dict[str, Any] = {}
+        if "action_target_id" in q.action_breakdowns:
+            head["action_target_id"] = pixel
+        if "action_destination" in q.action_breakdowns:
+            head["action_destination"] = pixel
+
+        # one entry per action type, keys in Graph's order; copying a template is the cheapest way to a dict
+        templates = [{"action_type": t, **head, "value": "", **dict.fromkeys(q.windows, "0")} for t in PURCHASE_TYPES]
+        carrying = [w for w in dict.fromkeys(q.windows) if w in CARRYING_WINDOWS]
+
+        def entries(value: str) -> list[dict[str, Any]]:
+            out = []
+            for template in templates:
+                entry = template.copy()
+                entry["value"] = value
+                for w in carrying:
+                    entry[w] = value
+                out.append(entry)
+            return out
+
+        if amounts is None:
+            shared: dict[int, list[dict[str, Any]]] = {}
+            return [None if c <= 0 else shared.get(c) or shared.setdefault(c, entries(str(c))) for c in conversions]
+        return [None if c <= 0 else entries(a) for c, a in zip(conversions, amounts, strict=True)]
 
     def _metric(self, acc: Account, t: Totals, name: str) -> float:
         unit: int = 10 ** exponent(acc.currency)

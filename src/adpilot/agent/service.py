@@ -29,6 +29,7 @@ from adpilot.domain.ledger import ApprovalMode
 from adpilot.domain.snapshot import Goal, Objective, PastAction
 from adpilot.lake import Lake
 from adpilot.policies.registry import policy_set
+from adpilot.ports.assets import AssetLinker
 from adpilot.ports.platform import Connection, PlatformAdapter
 from adpilot.ports.warehouse import Warehouse
 from adpilot.sync.runner import SyncEngine
@@ -88,6 +89,7 @@ class Production:
     reporting_currency: str
     window_days: int = 60
     adapter_options: dict[str, Any] | None = None
+    assets: AssetLinker | None = None  # links synced creatives to the asset library
 
     def runtime(self) -> Runtime:
         adapters: dict[tuple[Platform, str], PlatformAdapter] = {}
@@ -102,7 +104,7 @@ class Production:
                 adapters[key] = adapter_factory(platform)(conn, self.client, **(self.adapter_options or {}))
             return adapters[key]
 
-        engine = SyncEngine(self.warehouse, self.lake, clock=self.clock)
+        engine = SyncEngine(self.warehouse, self.lake, clock=self.clock, assets=self.assets)
 
         async def perceive(platform: Platform) -> dict[str, Any]:
             conns = [c for c in self.connections if c.platform is platform and c.status != "disabled"]

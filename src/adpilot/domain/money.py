@@ -13,8 +13,12 @@ Every conversion below is exact or rounds half-to-even at a single documented po
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+import numpy as np
+from numpy.typing import NDArray
 
 # ISO 4217 minor-unit exponents of active currencies; anything not listed has two decimals only
 # if it is listed here, otherwise it is refused (an unknown code is almost always a typo).
@@ -205,3 +209,94 @@ def sum_money(items: list[Money], currency: str) -> Money:
     for m in items:
         total = total + m
     return total
+
+
+# -- whole columns at once ---------------------------------------------------------------------------------
+# A sync maps hundreds of thousands of report rows; these give exactly what the scalar constructors above
+# give, element by element, without building a Money per row. Values outside the fast path (signs, exponents,
+# whitespace, non-ASCII digits, more than 18 digits, non-strings...) go through the scalar constructor one by
+# one, so every result, and every error, is the scalar one.
+_INT64_DIGITS = 18  # any 18-digit number fits int64; scaling stays within it
+def _minor_digits_pattern(exp: int) -> re.Pattern[str]:
+    """Comma-joined unsigned amounts with exactly ``exp`` decimals ("12.34,0.50" for USD), 18 digits at most."""
+    one = f"[0-9]{{1,{_INT64_DIGITS - exp}}}" + (f"\\.[0-9]{{{exp}}}" if exp else "")
+    return re.compile(f"{one}(?:,{one})*")
+
+
+_MINOR_DIGITS = {exp: _minor_digits_pattern(exp) for exp in sorted(set(_EXPONENTS.values()))}
+_POW10_INT64 = np.array([10**k for k in range(_INT64_DIGITS + 1)], dtype=np.int64)
+
+
+def _round_half_even_div(n: NDArray[np.int64], d: NDArray[np.int64]) -> NDArray[np.int64]:
+    """n / d rounded half to even, exactly, for positive ``d`` (floor division keeps it right for n < 0)."""
+    q, r = np.divmod(n, d)
+    twice = 2 * r  # r < d <= 10**18: 2 * r fits int64
+    up = (twice > d) | ((twice == d) & (q % 2 == 1))
+    return np.asarray(q + up, dtype=np.int64)
+
+
+def minor_from_major_strings(values: Sequence[str], currency: str) -> list[int]:
+    """``[Money.of_major(v, currency).minor for v in values]`` for major-unit decimal strings (``"12.34"``).
+
+    Plain ``-?digits[.digits]`` strings of at most 18 digits convert as whole columns; sub-minor digits round
+    half to even, as :meth:`Money.of_major` does.
+    """
+    exp = currency_exponent(currency)
+    n = len(values)
+    if n == 0:
+        return []
+    try:
+        joined = ",".join(values)
+    except TypeError:  # not all strings: the scalar constructor decides about each
+        return [Money.of_major(v, currency).minor for v in values]
+    if _MINOR_DIGITS[exp].fullmatch(joined):  # the usual shape ("12.34" for USD): exactly the minor digits
+        digits = joined.replace(".", "").split(",")
+        if len(digits) == n:  # no value held a comma of its own
+            return list(map(int, digits))
+    if not joined.isascii() or "\x00" in joined:  # NumPy byte strings would drop trailing NULs
+        return [Money.of_major(v, currency).minor for v in values]
+    raw = np.array(values, dtype=np.bytes_)
+    parts = np.char.partition(raw, b".")  # (n, 3): before, separator, after
+    whole, dot, frac = parts[:, 0], parts[:, 1], parts[:, 2]
+    digits = np.char.lstrip(whole, b"-")
+    negative = np.char.str_len(whole) - np.char.str_len(digits)  # 1 for "-12.3", 2 for "--1" (refused)
+    whole_len, frac_len = np.char.str_len(digits), np.char.str_len(frac)
+    has_dot = np.char.str_len(dot) > 0
+    ok = (
+        (negative <= 1)
+        & np.char.isdigit(digits)
+        & (~has_dot | np.char.isdigit(frac))
+        & (whole_len + np.maximum(frac_len, exp) <= _INT64_DIGITS)
+    )
+    out = np.zeros(n, dtype=np.int64)
+    if ok.any():
+        number = np.char.add(digits[ok], frac[ok]).astype(np.int64)  # all digits, the point removed
+        shift = exp - frac_len[ok]  # > 0: too few decimals, pad; < 0: sub-minor digits, round
+        scaled = number * _POW10_INT64[np.maximum(shift, 0)]
+        rounded = _round_half_even_div(number, _POW10_INT64[np.maximum(-shift, 0)])
+        magnitude = np.where(shift >= 0, scaled, rounded)
+        out[ok] = np.where(negative[ok] == 1, -magnitude, magnitude)
+    result: list[int] = out.tolist()
+    if not ok.all():
+        for i in np.flatnonzero(~ok).tolist():
+            result[i] = Money.of_major(values[i], currency).minor
+    return result
+
+
+def minor_from_micros(values: Sequence[int], currency: str) -> list[int]:
+    """``[Money.of_micros(v, currency).minor for v in values]`` for X's integer micros.
+
+    Sub-minor remainders round half to even, as :meth:`Money.of_micros` does.
+    """
+    exp = currency_exponent(currency)
+    if not values:
+        return []
+    if not set(map(type, values)) <= {int}:  # bools, strings: the scalar constructor decides
+        return [Money.of_micros(v, currency).minor for v in values]
+    try:
+        micros = np.array(values, dtype=np.int64)
+    except OverflowError:
+        return [Money.of_micros(v, currency).minor for v in values]
+    divisor = np.full(len(micros), MICROS_PER_UNIT // _POW10[exp], dtype=np.int64)
+    minor: list[int] = _round_half_even_div(micros, divisor).tolist()
+    return minor

@@ -201,8 +201,9 @@ def sync_command(
         for clock_url, group in _by_clock(connections).items():
             clock = _sandbox_clock(clock_url) if clock_url else (lambda: datetime.now(UTC))
             engine = runner.SyncEngine(
-                c.warehouse, c.lake if c.settings.lake_enabled else None, clock=clock, progress=sink
-            )
+                c.warehouse, c.lake if c.settings.lake_enabled else None, clock=clock, progress=sink,
+                assets=c.asset_library,
+            )  # fmt: skip
             part = sync_blocking(
                 engine,
                 group,

@@ -1,20 +1,24 @@
 """A columnar batch of daily insights (Arrow), the bulk path into every warehouse engine.
 
 Domain rows (:class:`DailyInsight`) are convenient; a million of them are slow. Syncs and benchmarks
-build batches column by column; both ways end in the same validated Arrow table.
+build batches column by column (:class:`InsightColumns` gathers an adapter's report pages); both ways end
+in the same validated Arrow table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from adpilot.domain.metrics import DailyInsight, InsightWindow
+from adpilot.domain.ids import Platform
+from adpilot.domain.metrics import DailyInsight, DateWindow, InsightWindow
 from adpilot.domain.money import known_currencies
 from adpilot.errors import InvalidRows
 
@@ -72,27 +76,130 @@ class InsightBatch:
     @classmethod
     def from_columns(cls, window: InsightWindow, columns: Mapping[str, Any]) -> InsightBatch:
         """Build from column arrays (lists, numpy arrays or Arrow arrays), validating everything."""
+        return cls._from_columns(window, columns, unique_pairs=False)
+
+    @classmethod
+    def _from_columns(cls, window: InsightWindow, columns: Mapping[str, Any], *, unique_pairs: bool) -> InsightBatch:
+        """``unique_pairs``: the caller built one row per (ad, day) by construction; that check is skipped."""
         missing = [c for c in INSIGHT_COLUMNS if c not in columns]
         extra = [c for c in columns if c not in INSIGHT_SCHEMA.names]
         if missing or extra:
             raise InvalidRows(f"columns: missing {missing}, unexpected {extra}")
         arrays = []
-        for field in INSIGHT_SCHEMA:
-            values = columns[field.name]
+        for spec in INSIGHT_SCHEMA:
+            values = columns[spec.name]
             try:
                 # Infer first, then cast safely: pa.array(floats, type=int64) would truncate 12.34 to 12.
                 arr = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values)
-                if arr.type != field.type:
-                    if _kind(arr.type) not in (_kind(field.type), "null"):
-                        raise InvalidRows(f"{field.name}: expected {field.type} values, got {arr.type}")
-                    arr = arr.cast(field.type, safe=True)
+                if arr.type != spec.type:
+                    if _kind(arr.type) not in (_kind(spec.type), "null"):
+                        raise InvalidRows(f"{spec.name}: expected {spec.type} values, got {arr.type}")
+                    arr = arr.cast(spec.type, safe=True)
                 arrays.append(arr)
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError,
                     OverflowError) as exc:  # fmt: skip
-                raise InvalidRows(f"{field.name}: {exc}") from None
+                raise InvalidRows(f"{spec.name}: {exc}") from None
         table = pa.Table.from_arrays(arrays, schema=INSIGHT_SCHEMA.with_metadata(None))
-        _validate(window, table)
+        _validate(window, table, duplicates=not unique_pairs)
         return cls(window, table)
+
+
+_EPOCH = date(1970, 1, 1).toordinal()
+
+
+@dataclass
+class InsightColumns:
+    """Daily rows of one account gathered as columns, page after page, on their way to an :class:`InsightBatch`.
+
+    An adapter maps each report page straight to columns (days as ``date.toordinal()``, money in minor units
+    of the account currency) and adds them here; :meth:`batch` keeps one row per (ad, day): the latest values
+    at the place the pair first appeared, as a dict keyed by (ad, day) would, since a page served twice
+    collapses onto itself.
+    """
+
+    platform: Platform
+    account_id: str
+    currency: str
+    campaign_id: list[str] = field(default_factory=list)
+    ad_set_id: list[str] = field(default_factory=list)
+    ad_id: list[str] = field(default_factory=list)
+    day: list[int] = field(default_factory=list)
+    impressions: list[int] = field(default_factory=list)
+    clicks: list[int] = field(default_factory=list)
+    spend_minor: list[int] = field(default_factory=list)
+    conversions: list[int | Decimal] = field(default_factory=list)
+    conversion_value_minor: list[int] = field(default_factory=list)
+    attribution_setting: list[str] = field(default_factory=list)
+
+    _LISTS = (
+        "campaign_id", "ad_set_id", "ad_id", "day", "impressions", "clicks", "spend_minor", "conversions",
+        "conversion_value_minor", "attribution_setting",
+    )  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.ad_id)
+
+    def extend(self, other: InsightColumns) -> None:
+        for name in self._LISTS:
+            getattr(self, name).extend(getattr(other, name))
+
+    def add_insights(self, rows: Iterable[DailyInsight]) -> None:
+        """Rows mapped one by one (the path for pages the column mappers leave to the row mappers)."""
+        for r in rows:
+            self.campaign_id.append(r.campaign_id)
+            self.ad_set_id.append(r.ad_set_id)
+            self.ad_id.append(r.ad_id)
+            self.day.append(r.day.toordinal())
+            self.impressions.append(r.impressions)
+            self.clicks.append(r.clicks)
+            self.spend_minor.append(r.spend.minor)
+            self.conversions.append(r.conversions)
+            self.conversion_value_minor.append(r.conversion_value.minor)
+            self.attribution_setting.append(r.attribution_setting)
+
+    def first_outside(self, window: DateWindow) -> date | None:
+        """The first day (in row order) that falls outside ``window``, if any."""
+        lo, hi = window.start.toordinal(), window.end.toordinal()
+        if not self.day or (lo <= min(self.day) and max(self.day) <= hi):
+            return None
+        return date.fromordinal(next(d for d in self.day if not lo <= d <= hi))
+
+    def batch(self, window: InsightWindow) -> InsightBatch:
+        """The validated batch: one row per (ad, day), the latest values at the pair's first place."""
+        n = len(self)
+        latest = dict(zip(zip(self.ad_id, self.day, strict=True), range(n), strict=True))
+        keep: list[int] | None = None if len(latest) == n else list(latest.values())
+
+        def pick(values: list[Any]) -> list[Any]:
+            return values if keep is None else [values[i] for i in keep]
+
+        size = n if keep is None else len(keep)
+        conversions = pick(self.conversions)
+        conv: Any
+        if set(map(type, conversions)) <= {int}:  # whole counts: straight into the decimal column
+            try:
+                conv = pa.array(conversions, CONVERSIONS_TYPE)
+            except (pa.ArrowInvalid, OverflowError) as exc:
+                raise InvalidRows(f"conversions: {exc}") from None
+        else:  # exact decimals, as the row path has them
+            conv = [c if isinstance(c, Decimal) else Decimal(c) for c in conversions]
+        days = np.array(pick(self.day), dtype=np.int64) - _EPOCH
+        columns: dict[str, Any] = {
+            "platform": pa.repeat(pa.scalar(str(self.platform)), size),
+            "account_id": pa.repeat(pa.scalar(self.account_id), size),
+            "campaign_id": pick(self.campaign_id),
+            "ad_set_id": pick(self.ad_set_id),
+            "ad_id": pick(self.ad_id),
+            "day": pa.array(days.astype(np.int32), pa.int32()).cast(pa.date32()),
+            "impressions": pick(self.impressions),
+            "clicks": pick(self.clicks),
+            "spend_minor": pick(self.spend_minor),
+            "currency": pa.repeat(pa.scalar(self.currency), size),
+            "conversions": conv,
+            "conversion_value_minor": pick(self.conversion_value_minor),
+            "attribution_setting": pick(self.attribution_setting),
+        }
+        return InsightBatch._from_columns(window, columns, unique_pairs=True)  # keyed by (ad, day) above
 
 
 def _kind(t: pa.DataType) -> str:
@@ -116,7 +223,7 @@ def _fail(column: str, table: pa.Table, mask: pa.ChunkedArray, why: str) -> None
     raise InvalidRows(f"{column}: {n} row(s) {why}; first: {example}")
 
 
-def _validate(window: InsightWindow, table: pa.Table) -> None:
+def _validate(window: InsightWindow, table: pa.Table, *, duplicates: bool = True) -> None:
     for name in INSIGHT_COLUMNS:
         col = table.column(name)
         if col.null_count:
@@ -151,7 +258,7 @@ def _validate(window: InsightWindow, table: pa.Table) -> None:
         raise InvalidRows(f"currency: unknown ISO 4217 code(s) {unknown}")
     if len(currencies) > 1:
         raise InvalidRows(f"currency: one account reports in one currency, got {sorted(currencies)}")
-    if table.num_rows:
+    if duplicates and table.num_rows:
         counts = table.group_by(["ad_id", "day"]).aggregate([([], "count_all")])
         dup = counts.filter(pc.greater(counts.column("count_all"), 1))
         if dup.num_rows:

@@ -11,20 +11,22 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from adpilot.domain.entities import Entity
+from adpilot.domain.entities import AssetKind, Entity
 from adpilot.domain.events import AuditEvent, EntityChange
 from adpilot.domain.fx import FxRate
 from adpilot.domain.ids import Level, Platform
 from adpilot.domain.ledger import ActionRecord, ActionState, AppliedChange
 from adpilot.domain.metrics import DailyInsight, DateWindow, InsightWindow
 from adpilot.domain.money import Money
+from adpilot.ports.assets import AssetRecord, AssetUsage, AssetVersion, CreativeLink, ImageRefLink
 from adpilot.ports.insight_batch import InsightBatch
 
 SYNC_SOURCE = "sync"  # entity changes observed by a sync (or its replay from the lake)
 
 
 class Grain(StrEnum):
-    """How performance rows are grouped. ``asset`` groups across platforms by content identity."""
+    """How performance rows are grouped. ``asset`` groups across platforms by content identity: an ad counts
+    toward every asset it shows (its image and its copy)."""
 
     PLATFORM = "platform"
     ACCOUNT = "account"
@@ -32,6 +34,7 @@ class Grain(StrEnum):
     AD_SET = "ad_set"
     AD = "ad"
     ASSET = "asset"
+    TAG = "tag"  # by asset tag: an ad counts once toward each tag of the assets it shows
 
 
 GRAIN_KEYS: dict[Grain, tuple[str, ...]] = {
@@ -41,6 +44,7 @@ GRAIN_KEYS: dict[Grain, tuple[str, ...]] = {
     Grain.AD_SET: ("platform", "account_id", "campaign_id", "ad_set_id"),
     Grain.AD: ("platform", "account_id", "campaign_id", "ad_set_id", "ad_id"),
     Grain.ASSET: ("asset_id",),
+    Grain.TAG: ("tag",),
 }
 
 
@@ -218,6 +222,61 @@ class Warehouse(ActionLedger, Protocol):
     def delete_connection(self, platform: Platform, account_id: str) -> bool: ...
 
     def set_connection_status(self, platform: Platform, account_id: str, status: str, error: str | None) -> None: ...
+
+    # -- the asset library (docs/creatives.md) ---------------------------------------------------------------
+    def upsert_assets(self, records: Sequence[AssetRecord], *, at: datetime, only_new: bool = False) -> int:
+        """Insert or update assets with their metadata; computed tags are replaced, people's tags added.
+        ``created_at`` is kept from the first insert. With ``only_new``, assets already stored are left
+        exactly as they are. Returns how many assets were new."""
+        ...
+
+    def get_asset(self, asset_id: str) -> AssetRecord | None: ...
+
+    def list_assets(
+        self,
+        *,
+        kind: AssetKind | None = None,
+        tag: str | None = None,
+        id_prefix: str | None = None,
+        parent_id: str | None = None,
+    ) -> list[AssetRecord]:
+        """Assets by creation time, newest first; every filter given must hold."""
+        ...
+
+    def find_by_phash(self, phash: int, max_distance: int) -> list[tuple[AssetRecord, int]]:
+        """Image assets whose perceptual hash is within ``max_distance`` bits of ``phash``, closest first."""
+        ...
+
+    def put_asset_versions(self, versions: Sequence[AssetVersion]) -> int:
+        """Record files recognised as assets; a file already recorded keeps its first record."""
+        ...
+
+    def asset_versions(self, asset_id: str) -> list[AssetVersion]: ...
+
+    def asset_for_file(self, sha256: str) -> str | None:
+        """The asset a file's bytes (``sha256:<hex>``) were recognised as, if any."""
+        ...
+
+    def put_image_refs(self, refs: Sequence[ImageRefLink], *, at: datetime) -> int: ...
+
+    def known_image_refs(self, platform: Platform, account_id: str, refs: Iterable[str]) -> dict[str, ImageRefLink]:
+        """The references among ``refs`` already resolved to an asset."""
+        ...
+
+    def set_creative_links(
+        self, creatives: Sequence[tuple[Platform, str]], links: Sequence[CreativeLink], *, at: datetime
+    ) -> int:
+        """Make ``links`` the whole set of links of each (platform, creative id) named; returns how many."""
+        ...
+
+    def asset_usage(self, asset_id: str) -> list[AssetUsage]:
+        """The creatives showing the asset and the ads running them."""
+        ...
+
+    def relink_creatives(self) -> int:
+        """Set each creative's ``asset_id`` from its image link (after a rebuild replayed creatives
+        without them); returns how many creatives changed."""
+        ...
 
     def clear_synced_data(self) -> None:
         """Empty entities, insights and sync-observed history: the start of a rebuild.

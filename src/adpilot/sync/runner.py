@@ -11,21 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from adpilot.domain.entities import AdAccount
+from adpilot.domain.ids import Platform
 from adpilot.domain.metrics import DateWindow
 from adpilot.lake import Lake
 from adpilot.platforms._http import CallStats
 from adpilot.platforms.errors import AccountFatal, MalformedPage, PlatformError
+from adpilot.ports.assets import AssetError, AssetLinker, CreativeImageSource, ImageSource
 from adpilot.ports.lake import LakeCommit, PageKey
-from adpilot.ports.platform import PlatformAdapter, RawPage
+from adpilot.ports.platform import EntitySnapshot, PlatformAdapter, RawPage
 from adpilot.ports.warehouse import SYNC_SOURCE, Bookmark, Warehouse
 from adpilot.sync.plan import account_today, plan_insights
 
 Clock = Callable[[], datetime]
+IMAGE_BATCH = 16  # images downloaded at once (each held in memory until it is stored)
 
 
 @dataclass
@@ -58,21 +63,57 @@ class Progress:
 ProgressSink = Callable[[Progress], None]
 
 
-class _PageRecorder:
-    """Writes every page to the lake as it arrives and remembers the paths for the run's commit."""
+# Pages handed to the lake writer and not yet written; a sync that gets further ahead waits for the oldest.
+_IN_FLIGHT = 8
 
-    def __init__(self, lake: Lake | None, platform: str, account_id: str, stream: str, run_id: str, at: datetime):
+
+class _PageRecorder:
+    """Writes every page to the lake as it arrives and remembers the paths for the run's commit.
+
+    With a ``writer`` (a thread pool), encoding, compressing and syncing a page to disk overlap with fetching
+    and mapping the next one; :meth:`flush` waits until every page handed over is in the lake, which the
+    engine does before it writes anything to the warehouse.
+    """
+
+    def __init__(
+        self,
+        lake: Lake | None,
+        platform: str,
+        account_id: str,
+        stream: str,
+        run_id: str,
+        at: datetime,
+        writer: Executor | None = None,
+    ):
         self.lake, self.platform, self.account_id, self.stream = lake, platform, account_id, stream
-        self.run_id, self.at = run_id, at
+        self.run_id, self.at, self.writer = run_id, at, writer
         self.paths: list[str] = []
         self.count = 0
+        self._pending: list[Future[Path]] = []
 
     def __call__(self, page: RawPage) -> None:
         self.count += 1
         if self.lake is None:
             return
         key = PageKey(self.platform, self.account_id, page.stream, page.day, self.at, self.run_id, self.count)
-        self.paths.append(str(self.lake.write_page(key, page.body, request=page.request, status=page.status)))
+        if self.writer is None:
+            self.paths.append(str(self.lake.write_page(key, page.body, request=page.request, status=page.status)))
+            return
+        if len(self._pending) >= _IN_FLIGHT:
+            self.paths.append(str(self._pending.pop(0).result()))  # a write error surfaces here, as it did inline
+        write = self.lake.write_page
+        self._pending.append(self.writer.submit(write, key, page.body, request=page.request, status=page.status))
+
+    async def flush(self) -> None:
+        """Wait until every page handed over is in the lake; raises the first write error."""
+        while self._pending:
+            path: Path = await asyncio.wrap_future(self._pending.pop(0))
+            self.paths.append(str(path))
+
+    def settle(self) -> None:
+        """Let the writes in flight finish (their errors do not matter: the run is being abandoned)."""
+        pending, self._pending = self._pending, []
+        wait(pending)
 
     def commit(self, window: DateWindow | None, context: dict[str, str]) -> None:
         if self.lake is not None:
@@ -91,6 +132,7 @@ class _PageRecorder:
         self.paths = []
 
     def quarantine(self, error: MalformedPage, day: date) -> None:
+        self.settle()
         if self.lake is not None:
             key = PageKey(self.platform, self.account_id, error.stream, day, self.at, self.run_id, self.count + 1)
             self.lake.quarantine(key, error.body, reason=error.detail, request=error.request)
@@ -110,13 +152,21 @@ class SyncEngine:
         backfill_days: int = 90,
         chunk_days: int | None = None,
         progress: ProgressSink | None = None,
+        assets: AssetLinker | None = None,
     ) -> None:
         self.chunk_days = chunk_days
+        self.assets = assets
         self.warehouse = warehouse
         self.lake = lake
         self.clock = clock
         self.backfill_days = backfill_days
         self.progress = progress or (lambda p: None)
+        # Raw pages are written by two threads: compressing and fsyncing release the GIL, so they overlap
+        # with fetching and mapping (the pool's threads end when the engine is collected).
+        self._writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="adpilot-lake") if lake else None
+
+    def _recorder(self, platform: str, account_id: str, stream: str, run_id: str, at: datetime) -> _PageRecorder:
+        return _PageRecorder(self.lake, platform, account_id, stream, run_id, at, self._writer)
 
     async def sync_account(
         self,
@@ -149,23 +199,95 @@ class SyncEngine:
         platform = str(adapter.platform)
         result = StreamResult(platform, account.account_id, "entities")
         at = self.clock()
-        recorder = _PageRecorder(self.lake, platform, account.account_id, "entities", run_id, at)
+        recorder = self._recorder(platform, account.account_id, "entities", run_id, at)
         self.progress(Progress(platform, account.account_id, "entities", 0, 1))
         try:
             snapshot = await adapter.entities(account, recorder)
+            await recorder.flush()
         except MalformedPage as exc:
             recorder.quarantine(exc, at.date())
             result.status, result.quarantined, result.message = "skipped", 1, exc.detail
             return result
+        except BaseException:
+            recorder.settle()
+            raise
+        refs = adapter.creative_image_refs(account.account_id) if isinstance(adapter, CreativeImageSource) else {}
+        snapshot, unlinked = await self._link_images(adapter, account, snapshot, refs)
         entities = snapshot.all()
         self.warehouse.upsert_entities(entities, source=SYNC_SOURCE, at=at)
+        if self.assets is not None and snapshot.creatives:
+            self.assets.link_creatives(snapshot.creatives, at=at, image_refs=refs)
         recorder.commit(None, _context(account))
         result.rows, result.pages = len(entities), recorder.count
         result.quarantined = len(snapshot.skipped)
+        notes = []
         if snapshot.skipped:
-            result.message = f"{len(snapshot.skipped)} object(s) skipped: {snapshot.skipped[0]}"
+            notes.append(f"{len(snapshot.skipped)} object(s) skipped: {snapshot.skipped[0]}")
+        if unlinked:
+            notes.append(f"{len(unlinked)} image(s) not linked yet (retried next sync): {unlinked[0]}")
+        result.message = "; ".join(notes)
         self.progress(Progress(platform, account.account_id, "entities", 1, 1))
         return result
+
+    async def _link_images(
+        self, adapter: PlatformAdapter, account: AdAccount, snapshot: EntitySnapshot, refs: Mapping[str, str]
+    ) -> tuple[EntitySnapshot, list[str]]:
+        """Set each creative's ``asset_id`` from the image it shows. References resolved before cost nothing;
+        with an asset library, the others are downloaded once and resolved. A failure only leaves that
+        creative unlinked until the next sync: it never fails the entities. Returns the failures."""
+        if not refs or not snapshot.creatives:
+            return snapshot, []
+        known = {
+            ref: link.asset_id
+            for ref, link in self.warehouse.known_image_refs(
+                adapter.platform, account.account_id, refs.values()
+            ).items()
+        }
+        failed: list[str] = []
+        missing = sorted(set(refs.values()) - set(known))
+        if missing and self.assets is not None and isinstance(adapter, CreativeImageSource):
+            await self._resolve_images(adapter, adapter.platform, account, missing, known, failed)
+        creatives = [
+            replace(c, asset_id=known.get(refs.get(c.creative_id, ""), c.asset_id)) for c in snapshot.creatives
+        ]
+        return replace(snapshot, creatives=creatives), failed
+
+    async def _resolve_images(
+        self,
+        adapter: CreativeImageSource,
+        platform: Platform,
+        account: AdAccount,
+        missing: list[str],
+        known: dict[str, str],
+        failed: list[str],
+    ) -> None:
+        """Download the missing images a batch at a time and register each with the library."""
+        assert self.assets is not None
+        try:
+            sources = await adapter.image_sources(account, missing)
+        except PlatformError as exc:
+            failed.extend(f"image {ref}: {exc}" for ref in missing)
+            return
+        failed.extend(f"image {ref}: the platform does not know it" for ref in missing if ref not in sources)
+
+        async def fetch(source: ImageSource) -> tuple[ImageSource, bytes | None, str]:
+            try:
+                return source, await adapter.download_image(source), ""
+            except PlatformError as exc:
+                return source, None, str(exc)
+
+        ordered = [sources[ref] for ref in missing if ref in sources]
+        for start in range(0, len(ordered), IMAGE_BATCH):
+            for source, data, error in await asyncio.gather(*map(fetch, ordered[start : start + IMAGE_BATCH])):
+                if data is None:
+                    failed.append(f"image {source.ref}: {error}")
+                    continue
+                try:
+                    known[source.ref] = self.assets.register_image(
+                        platform, account.account_id, source.ref, data, name=source.name
+                    )
+                except AssetError as exc:
+                    failed.append(f"image {source.ref}: {exc}")
 
     async def _insights(
         self, adapter: PlatformAdapter, account: AdAccount, run_id: str, *, since: date | None, full: bool
@@ -194,15 +316,19 @@ class SyncEngine:
                 Progress(platform, account.account_id, "insights", done, total, f"{chunk.start}..{chunk.end}")
             )
             at = self.clock()
-            recorder = _PageRecorder(self.lake, platform, account.account_id, "insights", run_id, at)
+            recorder = self._recorder(platform, account.account_id, "insights", run_id, at)
             try:
                 batch = await adapter.insights(account, chunk, recorder)
+                await recorder.flush()  # every raw page is in the lake before the window reaches the warehouse
             except MalformedPage as exc:
                 recorder.quarantine(exc, chunk.start)
                 result.quarantined += 1
                 result.status = "skipped"
                 result.message = f"window {chunk.start}..{chunk.end} quarantined: {exc.detail}"
                 break  # later windows wait: the bookmark must not pass a window that is not stored
+            except BaseException:
+                recorder.settle()
+                raise
             result.rows += self.warehouse.replace_insights(batch)
             recorder.commit(chunk, _context(account))
             result.pages += recorder.count

@@ -18,7 +18,7 @@ import orjson
 import pyarrow as pa
 
 from adpilot.domain.actions import action_from_dict, action_to_dict
-from adpilot.domain.entities import Entity
+from adpilot.domain.entities import Asset, AssetKind, Entity
 from adpilot.domain.events import AuditEvent, EntityChange
 from adpilot.domain.fx import FxRate, FxTable
 from adpilot.domain.ids import EntityRef, Level, Platform
@@ -32,6 +32,7 @@ from adpilot.domain.ledger import (
 from adpilot.domain.metrics import DailyInsight, InsightWindow
 from adpilot.domain.money import Money
 from adpilot.errors import InvalidRows, MigrationError
+from adpilot.ports.assets import AssetRecord, AssetUsage, AssetVersion, CreativeLink, ImageRefLink
 from adpilot.ports.insight_batch import INSIGHT_COLUMNS, InsightBatch
 from adpilot.ports.warehouse import (
     GRAIN_KEYS,
@@ -269,8 +270,6 @@ class SqlWarehouse(abc.ABC):
 
     def read_performance(self, query: PerformanceQuery, *, reporting_currency: str) -> list[PerformanceRow]:
         keys = GRAIN_KEYS[query.grain]
-        needs_asset = query.grain is Grain.ASSET or bool(query.asset_ids)
-        select_keys = [("c.asset_id" if k == "asset_id" else f"i.{k}") for k in keys]
         params: list[Any] = [query.window.start, query.window.end]
         where = ["i.day BETWEEN ? AND ?"]
         for column, values in (
@@ -279,16 +278,21 @@ class SqlWarehouse(abc.ABC):
             ("i.campaign_id", list(query.campaign_ids)),
             ("i.ad_set_id", list(query.ad_set_ids)),
             ("i.ad_id", list(query.ad_ids)),
-            ("c.asset_id", list(query.asset_ids)),
         ):
             if values:
                 where.append(_in(column, values, params))
-        joins = (
-            " LEFT JOIN ads a ON a.platform = i.platform AND a.ad_id = i.ad_id"
-            " LEFT JOIN creatives c ON c.platform = a.platform AND c.creative_id = a.creative_id"
-            if needs_asset
-            else ""
-        )
+        joins, select_keys = _asset_joins(query.grain)
+        if not select_keys:
+            select_keys = [f"i.{k}" for k in keys]
+        if query.asset_ids:
+            if query.grain is Grain.ASSET:
+                where.append(_in("m.asset_id", list(query.asset_ids), params))
+            else:  # an ad showing any of the assets, counted once
+                where.append(
+                    "EXISTS (SELECT 1 FROM ads fa JOIN creative_asset_map fm ON fm.platform = fa.platform "
+                    "AND fm.creative_id = fa.creative_id WHERE fa.platform = i.platform AND fa.ad_id = i.ad_id "
+                    f"AND {_in('fm.asset_id', list(query.asset_ids), params)})"
+                )
         group = ", ".join([*select_keys, "i.day", "i.currency"])
         sql = (
             f"SELECT {group}, sum(i.impressions), sum(i.clicks), sum(i.spend_minor), sum(i.conversions), "
@@ -557,6 +561,236 @@ class SqlWarehouse(abc.ABC):
             )
         return [AuditEvent(as_utc(r[0]), r[1], r[2], r[3], orjson.loads(r[4])) for r in rows]
 
+    # -- the asset library ---------------------------------------------------------------------------------
+    def upsert_assets(self, records: Sequence[AssetRecord], *, at: datetime, only_new: bool = False) -> int:
+        by_id = {r.asset_id: r for r in records}
+        if not by_id:
+            return 0
+        when = utc_naive(at)
+        cols = ", ".join(_ASSET_COLUMNS)
+        sets = ", ".join(f"{c} = excluded.{c}" for c in _ASSET_COLUMNS if c not in ("asset_id", "created_at"))
+        with self._transaction() as tx:
+            if only_new:
+                stored = set()
+                for chunk in _chunks(sorted(by_id), 1000):
+                    params: list[Any] = []
+                    stored |= {
+                        r[0]
+                        for r in tx.query(f"SELECT asset_id FROM assets WHERE {_in('asset_id', chunk, params)}", params)
+                    }
+                by_id = {k: v for k, v in by_id.items() if k not in stored}
+                if not by_id:
+                    return 0
+            rows = list(by_id.values())
+            tx.stage("stg_assets", _assets_table(rows, when))
+            (new,) = tx.query(
+                "SELECT count(*) FROM stg_assets s WHERE NOT EXISTS "
+                "(SELECT 1 FROM assets t WHERE t.asset_id = s.asset_id)"
+            )[0]
+            tx.execute(
+                f"INSERT INTO assets ({cols}, updated_at) SELECT {cols}, ? FROM stg_assets "
+                f"ON CONFLICT (asset_id) DO UPDATE SET {sets}, updated_at = excluded.updated_at",
+                (when,),
+            )
+            tx.execute("DELETE FROM asset_tags WHERE source = 'auto' AND asset_id IN (SELECT asset_id FROM stg_assets)")
+            tags = [(r.asset_id, t, "auto") for r in rows for t in dict.fromkeys(r.tags)]
+            tags += [(r.asset_id, t, "user") for r in rows for t in dict.fromkeys(r.user_tags)]
+            if tags:
+                tx.stage("stg_asset_tags", _table(("asset_id", "tag", "source"), tags))
+                # a person's tag wins over the same computed one: it must survive the next recomputation
+                tx.execute(
+                    "INSERT INTO asset_tags (asset_id, tag, source) SELECT DISTINCT asset_id, tag, source "
+                    "FROM stg_asset_tags WHERE source = 'user' "
+                    "ON CONFLICT (asset_id, tag) DO UPDATE SET source = excluded.source"
+                )
+                tx.execute(
+                    "INSERT INTO asset_tags (asset_id, tag, source) SELECT DISTINCT asset_id, tag, source "
+                    "FROM stg_asset_tags WHERE source = 'auto' ON CONFLICT (asset_id, tag) DO NOTHING"
+                )
+        return int(new)
+
+    def _select_assets(self, tx: Tx, where: str, params: Sequence[Any], order: str) -> list[AssetRecord]:
+        cols = ", ".join(f"a.{c}" for c in _ASSET_COLUMNS)
+        rows = tx.query(f"SELECT {cols} FROM assets a{where} ORDER BY {order}", params)
+        if not rows:
+            return []
+        tags: dict[str, tuple[list[str], list[str]]] = {}
+        for asset_id, tag, source in tx.query(
+            f"SELECT t.asset_id, t.tag, t.source FROM asset_tags t WHERE t.asset_id IN "
+            f"(SELECT a.asset_id FROM assets a{where}) ORDER BY t.tag",
+            params,
+        ):
+            auto, user = tags.setdefault(asset_id, ([], []))
+            (user if source == "user" else auto).append(tag)
+        return [_asset_record(r, tags.get(r[0], ([], []))) for r in rows]
+
+    def get_asset(self, asset_id: str) -> AssetRecord | None:
+        with self._transaction() as tx:
+            found = self._select_assets(tx, " WHERE a.asset_id = ?", (asset_id,), "a.asset_id")
+        return found[0] if found else None
+
+    def list_assets(
+        self,
+        *,
+        kind: AssetKind | None = None,
+        tag: str | None = None,
+        id_prefix: str | None = None,
+        parent_id: str | None = None,
+    ) -> list[AssetRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        if kind is not None:
+            where.append("a.kind = ?")
+            params.append(str(kind))
+        if tag is not None:
+            where.append("EXISTS (SELECT 1 FROM asset_tags g WHERE g.asset_id = a.asset_id AND g.tag = ?)")
+            params.append(tag)
+        if id_prefix is not None:
+            where.append("substr(a.asset_id, 1, ?) = ?")
+            params.extend([len(id_prefix), id_prefix])
+        if parent_id is not None:
+            where.append("a.parent_id = ?")
+            params.append(parent_id)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        with self._transaction() as tx:
+            return self._select_assets(tx, clause, params, "a.created_at DESC, a.asset_id")
+
+    def find_by_phash(self, phash: int, max_distance: int) -> list[tuple[AssetRecord, int]]:
+        probe = phash & _MASK64
+        with self._transaction() as tx:
+            near = {
+                str(asset_id): ((int(value) & _MASK64) ^ probe).bit_count()
+                for asset_id, value in tx.query(
+                    "SELECT asset_id, phash FROM assets WHERE phash IS NOT NULL AND kind = 'image'"
+                )
+            }
+            near = {a: d for a, d in near.items() if d <= max_distance}
+            if not near:
+                return []
+            params: list[Any] = []
+            found = self._select_assets(tx, f" WHERE {_in('a.asset_id', sorted(near), params)}", params, "a.asset_id")
+        return sorted(((r, near[r.asset_id]) for r in found), key=lambda p: (p[1], p[0].asset_id))
+
+    def put_asset_versions(self, versions: Sequence[AssetVersion]) -> int:
+        by_sha = {v.sha256: v for v in reversed(versions)}  # the first record of a file wins, as in the table
+        if not by_sha:
+            return 0
+        now = utc_naive(datetime.now(UTC))
+        rows = [
+            (v.sha256, v.asset_id, v.match, v.distance, v.format, v.width, v.height, v.size_bytes, v.source,
+             utc_naive(v.first_seen) if v.first_seen else now)
+            for v in by_sha.values()
+        ]  # fmt: skip
+        with self._transaction() as tx:
+            tx.stage("stg_asset_versions", _table(_VERSION_COLUMNS, rows, _VERSION_TYPES))
+            cols = ", ".join(_VERSION_COLUMNS)
+            new = tx.query(
+                f"INSERT INTO asset_versions ({cols}) SELECT {cols} FROM stg_asset_versions "
+                "ON CONFLICT (sha256) DO NOTHING RETURNING sha256"
+            )
+        return len(new)
+
+    def asset_versions(self, asset_id: str) -> list[AssetVersion]:
+        with self._transaction() as tx:
+            rows = tx.query(
+                f"SELECT {', '.join(_VERSION_COLUMNS)} FROM asset_versions WHERE asset_id = ? "
+                "ORDER BY first_seen, sha256",
+                (asset_id,),
+            )
+        return [AssetVersion(r[0], r[1], r[2], int(r[3]), r[4], r[5], r[6], r[7], r[8], as_utc(r[9])) for r in rows]
+
+    def asset_for_file(self, sha256: str) -> str | None:
+        with self._transaction() as tx:
+            rows = tx.query(
+                "SELECT asset_id FROM asset_versions WHERE sha256 = ? "
+                "UNION SELECT asset_id FROM assets WHERE asset_id = ?",
+                (sha256, sha256),
+            )
+        return str(rows[0][0]) if rows else None
+
+    def put_image_refs(self, refs: Sequence[ImageRefLink], *, at: datetime) -> int:
+        by_key = {(str(r.platform), r.account_id, r.ref): r for r in refs}
+        if not by_key:
+            return 0
+        when = utc_naive(at)
+        rows = [(*k, r.asset_id, r.sha256, when) for k, r in by_key.items()]
+        with self._transaction() as tx:
+            tx.stage("stg_image_refs", _table(_REF_COLUMNS, rows, _REF_TYPES))
+            cols = ", ".join(_REF_COLUMNS)
+            tx.execute(
+                f"INSERT INTO asset_image_refs ({cols}) SELECT {cols} FROM stg_image_refs "
+                "ON CONFLICT (platform, account_id, ref) DO UPDATE SET asset_id = excluded.asset_id, "
+                "sha256 = excluded.sha256, updated_at = excluded.updated_at"
+            )
+        return len(rows)
+
+    def known_image_refs(self, platform: Platform, account_id: str, refs: Iterable[str]) -> dict[str, ImageRefLink]:
+        wanted = set(refs)
+        if not wanted:
+            return {}
+        with self._transaction() as tx:  # an account's references, filtered here: no parameter list to outgrow
+            rows = tx.query(
+                "SELECT ref, asset_id, sha256 FROM asset_image_refs WHERE platform = ? AND account_id = ?",
+                (str(platform), account_id),
+            )
+        return {r[0]: ImageRefLink(platform, account_id, r[0], r[1], r[2]) for r in rows if r[0] in wanted}
+
+    def set_creative_links(
+        self, creatives: Sequence[tuple[Platform, str]], links: Sequence[CreativeLink], *, at: datetime
+    ) -> int:
+        keys = {(str(p), c) for p, c in creatives} | {(str(k.platform), k.creative_id) for k in links}
+        if not keys:
+            return 0
+        by_key = {(str(k.platform), k.creative_id, k.role): k for k in links}
+        when = utc_naive(at)
+        with self._transaction() as tx:
+            tx.stage("stg_link_keys", _table(("platform", "creative_id"), sorted(keys)))
+            kept = ""
+            if by_key:
+                rows = [(*key, k.account_id, k.asset_id, k.match, when) for key, k in by_key.items()]
+                tx.stage("stg_links", _table(_LINK_COLUMNS, rows, _LINK_TYPES))
+                kept = (
+                    " AND NOT EXISTS (SELECT 1 FROM stg_links s WHERE s.platform = creative_assets.platform "
+                    "AND s.creative_id = creative_assets.creative_id AND s.role = creative_assets.role)"
+                )
+            tx.execute(
+                "DELETE FROM creative_assets WHERE EXISTS (SELECT 1 FROM stg_link_keys k "
+                "WHERE k.platform = creative_assets.platform AND k.creative_id = creative_assets.creative_id)" + kept
+            )
+            if by_key:
+                cols = ", ".join(_LINK_COLUMNS)
+                tx.execute(
+                    f"INSERT INTO creative_assets ({cols}) SELECT {cols} FROM stg_links "
+                    "ON CONFLICT (platform, creative_id, role) DO UPDATE SET account_id = excluded.account_id, "
+                    "asset_id = excluded.asset_id, match = excluded.match, updated_at = excluded.updated_at "
+                    "WHERE creative_assets.asset_id IS DISTINCT FROM excluded.asset_id "
+                    "OR creative_assets.match IS DISTINCT FROM excluded.match "
+                    "OR creative_assets.account_id IS DISTINCT FROM excluded.account_id"
+                )
+        return len(by_key)
+
+    def asset_usage(self, asset_id: str) -> list[AssetUsage]:
+        with self._transaction() as tx:
+            rows = tx.query(
+                "SELECT m.platform, m.account_id, m.creative_id, m.role, m.match, a.ad_id, a.name, a.status "
+                "FROM creative_asset_map m LEFT JOIN ads a "
+                "ON a.platform = m.platform AND a.creative_id = m.creative_id "
+                "WHERE m.asset_id = ? ORDER BY m.platform, m.account_id, m.creative_id, m.role, a.ad_id",
+                (asset_id,),
+            )
+        return [AssetUsage(Platform(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+
+    def relink_creatives(self) -> int:
+        match = (
+            "l.platform = creatives.platform AND l.creative_id = creatives.creative_id AND l.role = 'image' "
+            "AND creatives.asset_id IS DISTINCT FROM l.asset_id"
+        )
+        with self._transaction() as tx:
+            (n,) = tx.query(f"SELECT count(*) FROM creatives, creative_assets l WHERE {match}")[0]
+            if n:
+                tx.execute(f"UPDATE creatives SET asset_id = l.asset_id FROM creative_assets l WHERE {match}")
+        return int(n)
+
     # -- maintenance -----------------------------------------------------------------------------------
     def clear_synced_data(self) -> None:
         with self._transaction() as tx:
@@ -788,3 +1022,91 @@ def _fold_performance(
             )
         )
     return out
+
+
+# -- the asset library's rows --------------------------------------------------------------------------------
+
+_MASK64 = (1 << 64) - 1
+_ASSET_COLUMNS = (
+    "asset_id", "kind", "name", "text", "width", "height", "duration_ms", "format", "size_bytes", "phash",
+    "grid", "palette", "parent_id", "derivation", "source", "created_at",
+)  # fmt: skip
+_ASSET_TYPES = (
+    pa.string(), pa.string(), pa.string(), pa.string(), pa.int32(), pa.int32(), pa.int64(), pa.string(),
+    pa.int64(), pa.int64(), pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.timestamp("us"),
+)  # fmt: skip
+_VERSION_COLUMNS = (
+    "sha256", "asset_id", "match", "distance", "format", "width", "height", "size_bytes", "source", "first_seen",
+)  # fmt: skip
+_VERSION_TYPES = (
+    pa.string(), pa.string(), pa.string(), pa.int32(), pa.string(), pa.int32(), pa.int32(), pa.int64(),
+    pa.string(), pa.timestamp("us"),
+)  # fmt: skip
+_REF_COLUMNS = ("platform", "account_id", "ref", "asset_id", "sha256", "updated_at")
+_REF_TYPES = (pa.string(),) * 5 + (pa.timestamp("us"),)
+_LINK_COLUMNS = ("platform", "creative_id", "role", "account_id", "asset_id", "match", "updated_at")
+_LINK_TYPES = (pa.string(),) * 6 + (pa.timestamp("us"),)
+
+
+def _table(names: Sequence[str], rows: Sequence[Row], types: Sequence[pa.DataType] | None = None) -> pa.Table:
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    kinds = types or [pa.string()] * len(names)
+    return pa.table({n: pa.array(list(c), type=t) for n, c, t in zip(names, cols, kinds, strict=True)})
+
+
+def _chunks(values: Sequence[str], size: int) -> list[list[str]]:
+    return [list(values[i : i + size]) for i in range(0, len(values), size)]
+
+
+def _signed64(value: int | None) -> int | None:
+    if value is None:
+        return None
+    value &= _MASK64
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _assets_table(records: Sequence[AssetRecord], created: datetime) -> pa.Table:
+    rows = [
+        (r.asset_id, str(r.asset.kind), r.asset.name, r.asset.text, r.asset.width, r.asset.height,
+         r.asset.duration_ms, r.format, r.size_bytes, _signed64(r.phash), None if r.grid is None else r.grid.hex(),
+         "|".join(r.palette) or None, r.parent_id, r.derivation or None, r.source or None,
+         utc_naive(r.created_at) if r.created_at else created)
+        for r in records
+    ]  # fmt: skip
+    return _table(_ASSET_COLUMNS, rows, _ASSET_TYPES)
+
+
+def _asset_record(row: Row, tags: tuple[list[str], list[str]]) -> AssetRecord:
+    d = dict(zip(_ASSET_COLUMNS, row, strict=True))
+    return AssetRecord(
+        asset=Asset(d["asset_id"], AssetKind(d["kind"]), d["name"], d["text"], d["width"], d["height"],
+                    d["duration_ms"]),
+        tags=tuple(tags[0]),
+        user_tags=tuple(tags[1]),
+        format=d["format"],
+        size_bytes=None if d["size_bytes"] is None else int(d["size_bytes"]),
+        phash=None if d["phash"] is None else int(d["phash"]) & _MASK64,
+        grid=None if d["grid"] is None else bytes.fromhex(d["grid"]),
+        palette=tuple(d["palette"].split("|")) if d["palette"] else (),
+        parent_id=d["parent_id"],
+        derivation=d["derivation"] or "",
+        source=d["source"] or "",
+        created_at=None if d["created_at"] is None else as_utc(d["created_at"]),
+    )  # fmt: skip
+
+
+def _asset_joins(grain: Grain) -> tuple[str, list[str]]:
+    """The joins and group keys that put each insight row beside the assets (or tags) its ad shows."""
+    ads = " LEFT JOIN ads a ON a.platform = i.platform AND a.ad_id = i.ad_id"
+    if grain is Grain.ASSET:
+        return ads + " LEFT JOIN creative_asset_map m ON m.platform = a.platform AND m.creative_id = a.creative_id", [
+            "m.asset_id"
+        ]
+    if grain is Grain.TAG:
+        tags = (
+            " LEFT JOIN (SELECT DISTINCT tm.platform, tm.creative_id, tg.tag FROM creative_asset_map tm "
+            "JOIN asset_tags tg ON tg.asset_id = tm.asset_id) t "
+            "ON t.platform = a.platform AND t.creative_id = a.creative_id"
+        )
+        return ads + tags, ["t.tag"]
+    return "", []

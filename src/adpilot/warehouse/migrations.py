@@ -129,4 +129,63 @@ MIGRATIONS = (
     ),
 )
 
+# The asset library (docs/creatives.md): fingerprint, lineage and provenance columns on assets; tags;
+# the files (versions) each asset was recognised in; platform image references already resolved; each
+# synced creative's parts as assets; and asset performance as views both engines share.
+_ASSET_COLUMNS = (
+    "format VARCHAR",
+    "size_bytes BIGINT",
+    "phash BIGINT",  # 64-bit perceptual hash, stored signed
+    "grid VARCHAR",  # hex of the 16 x 16 RGB mean-colour grid that confirms a perceptual match
+    "palette VARCHAR",
+    "parent_id VARCHAR",
+    "derivation VARCHAR",
+    "source VARCHAR",
+    "created_at {ts}",
+)
+# Each creative's parts as assets: the library's links, and the image id a creative row carries (for
+# creatives written without links); a link of the same role wins.
+_CREATIVE_ASSET_MAP = """CREATE VIEW creative_asset_map AS
+    SELECT platform, account_id, creative_id, role, asset_id, match FROM creative_assets
+    UNION ALL
+    SELECT c.platform, c.account_id, c.creative_id, 'image', c.asset_id, 'exact' FROM creatives c
+    WHERE c.asset_id IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM creative_assets l
+        WHERE l.platform = c.platform AND l.creative_id = c.creative_id AND l.role = 'image')"""
+# Daily ad rows by the assets their ads show: an ad counts toward every asset it shows.
+_ASSET_PERFORMANCE = """CREATE VIEW asset_performance AS
+    SELECT m.asset_id, m.role, i.platform, i.account_id, i.campaign_id, i.ad_set_id, i.ad_id, i.day,
+        i.currency, i.impressions, i.clicks, i.spend_minor, i.conversions, i.conversion_value_minor
+    FROM insights i
+    JOIN ads a ON a.platform = i.platform AND a.ad_id = i.ad_id
+    JOIN creative_asset_map m ON m.platform = a.platform AND m.creative_id = a.creative_id"""
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        5,
+        "the asset library: fingerprints, lineage, tags, versions, image references, creative links",
+        (
+            *(f"ALTER TABLE assets ADD COLUMN {column}" for column in _ASSET_COLUMNS),
+            """CREATE TABLE asset_tags (
+                asset_id VARCHAR NOT NULL, tag VARCHAR NOT NULL, source VARCHAR NOT NULL,
+                PRIMARY KEY (asset_id, tag))""",
+            """CREATE TABLE asset_versions (
+                sha256 VARCHAR NOT NULL PRIMARY KEY, asset_id VARCHAR NOT NULL, match VARCHAR NOT NULL,
+                distance INTEGER NOT NULL, format VARCHAR, width INTEGER, height INTEGER, size_bytes BIGINT,
+                source VARCHAR NOT NULL, first_seen {ts} NOT NULL)""",
+            """CREATE TABLE asset_image_refs (
+                platform VARCHAR NOT NULL, account_id VARCHAR NOT NULL, ref VARCHAR NOT NULL,
+                asset_id VARCHAR NOT NULL, sha256 VARCHAR NOT NULL, updated_at {ts} NOT NULL,
+                PRIMARY KEY (platform, account_id, ref))""",
+            """CREATE TABLE creative_assets (
+                platform VARCHAR NOT NULL, account_id VARCHAR NOT NULL, creative_id VARCHAR NOT NULL,
+                role VARCHAR NOT NULL, asset_id VARCHAR NOT NULL, match VARCHAR NOT NULL,
+                updated_at {ts} NOT NULL, PRIMARY KEY (platform, creative_id, role))""",
+            _CREATIVE_ASSET_MAP,
+            _ASSET_PERFORMANCE,
+        ),
+    ),
+)
+
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

@@ -146,5 +146,9 @@ ENTITY_TABLES: tuple[EntityTable, ...] = (ACCOUNTS, CAMPAIGNS, AD_SETS, ADS, CRE
 TABLE_FOR_TYPE: dict[type, EntityTable] = {t.entity_type: t for t in ENTITY_TABLES}
 TABLE_FOR_LEVEL: dict[Level, EntityTable] = {t.level: t for t in ENTITY_TABLES if t.level is not None}
 
-SYNCED_TABLES = (*(t.table for t in ENTITY_TABLES), "insights")
-ALL_TABLES = (*SYNCED_TABLES, "entity_changes", "sync_state", "audit_log", "fx_rates", "connections", "agent_actions")
+# What a rebuild from the lake empties and refills. Assets are not in it: the library holds content people
+# added or the studio generated, which no lake page could bring back (creatives are relinked after replay).
+SYNCED_TABLES = (*(t.table for t in ENTITY_TABLES if t.table != "assets"), "insights")
+LIBRARY_TABLES = ("assets", "asset_tags", "asset_versions", "asset_image_refs", "creative_assets")
+ALL_TABLES = (*SYNCED_TABLES, *LIBRARY_TABLES, "entity_changes", "sync_state", "audit_log", "fx_rates", "connections",
+              "agent_actions")  # fmt: skip

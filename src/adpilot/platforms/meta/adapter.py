@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -20,10 +20,19 @@ from adpilot.platforms.errors import MalformedPage, RequestInvalid
 from adpilot.platforms.meta import mapping
 from adpilot.platforms.meta import settings as S
 from adpilot.platforms.meta.client import MetaClient
-from adpilot.ports.insight_batch import InsightBatch
+from adpilot.ports.assets import ImageSource
+from adpilot.ports.insight_batch import InsightBatch, InsightColumns
 from adpilot.ports.platform import ApplyResult, Connection, EntitySnapshot, LiveState, PageSink
 
 AssetBytes = Callable[[str], bytes]
+IMAGE_FIELDS = "hash,name,url,permalink_url,width,height"
+IMAGE_HASHES_PER_REQUEST = 50
+
+# Insight rows asked for per page. Graph treats ``limit`` as a maximum and edges may cap it lower; each page
+# is a request and a raw file in the lake, so 140,000 ad-days are 28 pages rather than 280 at the list
+# default. When a page is too heavy Meta answers "reduce the amount of data" and the client halves the
+# limit for the rest of the listing (see ``MetaClient.pages``).
+INSIGHTS_PAGE_LIMIT = 5000
 
 
 class MetaAdapter:
@@ -50,6 +59,7 @@ class MetaAdapter:
         )
         self.asset_bytes = asset_bytes
         self._accounts: dict[str, AdAccount] = {}
+        self._image_refs: dict[str, dict[str, str]] = {}  # account → creative id → image hash
 
     @property
     def stats(self) -> Any:
@@ -87,6 +97,7 @@ class MetaAdapter:
             "adcreatives": mapping.creative,
         }
         skipped: list[str] = []
+        image_refs: dict[str, str] = {}
         for edge in out:
             params: dict[str, Any] = {"fields": fields[edge], **(statuses if edge != "adcreatives" else {})}
             async for rows in self.api.pages(f"{account.account_id}/{edge}", params, stream=edge, day=today, sink=sink):
@@ -95,11 +106,37 @@ class MetaAdapter:
                         out[edge].append(mappers[edge](row, account))
                     except (mapping.MappingError, ValueError) as exc:
                         skipped.append(f"{edge} {row.get('id', '?') if isinstance(row, dict) else '?'}: {exc}")
+                        continue
+                    if edge == "adcreatives" and (ref := mapping.creative_image_ref(row)) is not None:
+                        image_refs[out[edge][-1].creative_id] = ref
+        self._image_refs[account.account_id] = image_refs
         campaigns: list[Campaign] = out["campaigns"]
         ad_sets: list[AdSet] = out["adsets"]
         ads: list[Ad] = out["ads"]
         creatives: list[Creative] = out["adcreatives"]
         return EntitySnapshot(account, campaigns, ad_sets, ads, creatives, skipped=skipped)
+
+    # -- creative images (the asset library's links) -----------------------------------------------------
+    def creative_image_refs(self, account_id: str) -> dict[str, str]:
+        return dict(self._image_refs.get(account_id, {}))
+
+    async def image_sources(self, account: AdAccount, refs: Sequence[str]) -> dict[str, ImageSource]:
+        """``GET act_<id>/adimages?hashes=[...]``: each image's URL, a batch of hashes at a time."""
+        found: dict[str, ImageSource] = {}
+        wanted = set(refs)
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), IMAGE_HASHES_PER_REQUEST):
+            params = {"fields": IMAGE_FIELDS, "hashes": ordered[start : start + IMAGE_HASHES_PER_REQUEST]}
+            async for rows in self.api.pages(
+                f"{account.account_id}/adimages", params, stream="adimages", day=date.today(), sink=lambda page: None
+            ):
+                for ref, (url, name) in mapping.image_sources(rows).items():
+                    if ref in wanted:
+                        found[ref] = ImageSource(ref, url, name)
+        return found
+
+    async def download_image(self, source: ImageSource) -> bytes:
+        return await self.api.download(source.url)
 
     def _insight_params(self, window: DateWindow) -> dict[str, Any]:
         return {
@@ -111,59 +148,74 @@ class MetaAdapter:
         }
 
     async def _collect(
-        self, path: str, params: dict[str, Any], account: AdAccount, window: DateWindow, sink: PageSink
-    ) -> dict[tuple[str, date], DailyInsight]:
-        rows: dict[tuple[str, date], DailyInsight] = {}
+        self,
+        path: str,
+        params: dict[str, Any],
+        account: AdAccount,
+        window: DateWindow,
+        sink: PageSink,
+        into: InsightColumns,
+    ) -> None:
+        """Every page of a report, mapped to columns as it arrives. A page the column mapper does not vouch
+        for, or with a day outside the window, is mapped row by row, which names the first problem."""
         async for page in self.api.pages(path, params, stream="insights", day=window.start, sink=sink):
-            for raw in page:
-                try:
-                    row = mapping.insight(raw, account)
-                except (mapping.MappingError, ValueError) as exc:
-                    raise MalformedPage(
-                        "meta",
-                        str(exc),
-                        stream="insights",
-                        body={"data": page},
-                        request={"path": path, "window": str(window)},
-                    ) from None
-                if row.day not in window:
-                    raise MalformedPage(
-                        "meta",
-                        f"date_start: {row.day} outside {window.start}..{window.end}",
-                        stream="insights",
-                        body={"data": page},
-                        request={"path": path},
-                    )
-                rows[(row.ad_id, row.day)] = row  # a page served twice collapses onto itself
+            cols = mapping.insight_columns(page, account)
+            if cols is None or cols.first_outside(window) is not None:
+                cols = InsightColumns(Platform.META, account.account_id, account.currency)
+                cols.add_insights(self._rows(page, account, window, path))
+            into.extend(cols)
+
+    @staticmethod
+    def _rows(page: list[Any], account: AdAccount, window: DateWindow, path: str) -> list[DailyInsight]:
+        rows: list[DailyInsight] = []
+        for raw in page:
+            try:
+                row = mapping.insight(raw, account)
+            except (mapping.MappingError, ValueError) as exc:
+                raise MalformedPage(
+                    "meta",
+                    str(exc),
+                    stream="insights",
+                    body={"data": page},
+                    request={"path": path, "window": str(window)},
+                ) from None
+            if row.day not in window:
+                raise MalformedPage(
+                    "meta",
+                    f"date_start: {row.day} outside {window.start}..{window.end}",
+                    stream="insights",
+                    body={"data": page},
+                    request={"path": path},
+                )
+            rows.append(row)
         return rows
 
     async def _report(
-        self, account: AdAccount, window: DateWindow, sink: PageSink, depth: int = 0
-    ) -> list[DailyInsight]:
+        self, account: AdAccount, window: DateWindow, sink: PageSink, into: InsightColumns, depth: int = 0
+    ) -> None:
         """An async job for the window; a job that fails twice is split in halves (down to single days)."""
         params = self._insight_params(window)
         for _ in range(2):
             run_id = await self.api.run_report(account.account_id, params)
             if run_id is not None:
-                rows = await self._collect(f"{run_id}/insights", {"limit": S.PAGE_LIMIT}, account, window, sink)
-                return list(rows.values())
+                await self._collect(f"{run_id}/insights", {"limit": INSIGHTS_PAGE_LIMIT}, account, window, sink, into)
+                return
         if window.days == 1 or depth > 6:
             raise RequestInvalid("meta", f"the insights job for {window.start}..{window.end} keeps failing")
         half = window.days // 2
         first = DateWindow(window.start, date.fromordinal(window.start.toordinal() + half - 1))
         second = DateWindow(date.fromordinal(first.end.toordinal() + 1), window.end)
-        return [
-            *await self._report(account, first, sink, depth + 1),
-            *await self._report(account, second, sink, depth + 1),
-        ]
+        await self._report(account, first, sink, into, depth + 1)
+        await self._report(account, second, sink, into, depth + 1)
 
     async def insights(self, account: AdAccount, window: DateWindow, sink: PageSink) -> InsightBatch:
+        rows = InsightColumns(Platform.META, account.account_id, account.currency)
         if window.days <= S.SYNC_INSIGHTS_MAX_DAYS:
-            params = {**self._insight_params(window), "limit": S.PAGE_LIMIT}
-            rows = list((await self._collect(f"{account.account_id}/insights", params, account, window, sink)).values())
+            params = {**self._insight_params(window), "limit": INSIGHTS_PAGE_LIMIT}
+            await self._collect(f"{account.account_id}/insights", params, account, window, sink, rows)
         else:
-            rows = await self._report(account, window, sink)
-        return InsightBatch.from_insights(InsightWindow(Platform.META, account.account_id, window), rows)
+            await self._report(account, window, sink, rows)
+        return rows.batch(InsightWindow(Platform.META, account.account_id, window))
 
     async def live_state(self, ref: EntityRef) -> LiveState:
         account = await self._account(ref.account_id)

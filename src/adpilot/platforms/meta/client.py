@@ -85,6 +85,18 @@ def classify(response: httpx.Response) -> PlatformError | None:
     return RequestInvalid("meta", message, code=code)
 
 
+def classify_download(response: httpx.Response) -> PlatformError | None:
+    """A file from Meta's CDN (an ad image): no Graph error body, only HTTP statuses."""
+    status = response.status_code
+    if status < 400:
+        return None
+    if status == 429:
+        return RateLimited("meta", "HTTP 429 from the image host", code=status)
+    if status >= 500:
+        return RetryableError("meta", f"HTTP {status} from the image host", code=status)
+    return SkippableError("meta", f"HTTP {status} from the image host", code=status)
+
+
 class MetaClient:
     def __init__(
         self,
@@ -103,6 +115,9 @@ class MetaClient:
         secret = credentials.get("app_secret")
         self._proof = hmac.new(secret.encode(), self._token.encode(), hashlib.sha256).hexdigest() if secret else None
         self.http = PlatformHttp("meta", client, classify, policy=policy, sleep=sleep)
+        # Image files come from a CDN: no token goes there, and its answers are not Graph answers.
+        self.files = PlatformHttp("meta", client, classify_download, policy=policy, sleep=sleep)
+        self.files.stats = self.http.stats
         self.sleep = sleep
         self.poll_interval = poll_interval
         self.max_polls = max_polls
@@ -126,6 +141,11 @@ class MetaClient:
     async def post(self, path: str, data: dict[str, Any], files: dict[str, Any] | None = None) -> Any:
         response = await self.http.request("POST", f"{self.root}/{path}", data=self._auth(data), files=files)
         return decode_json(response)
+
+    async def download(self, url: str) -> bytes:
+        """A file (an ad image) by its URL, without credentials."""
+        response = await self.files.request("GET", url)
+        return response.content
 
     async def pages(
         self, path: str, params: dict[str, Any], *, stream: str, day: date, sink: PageSink

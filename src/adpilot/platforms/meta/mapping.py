@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from itertools import compress, repeat
+from operator import is_not, itemgetter
 from typing import Any
 
 from adpilot.domain.actions import Action, LaunchAd, Pause, Resume, SetBid, SetBudget
 from adpilot.domain.entities import Ad, AdAccount, AdSet, Campaign, Creative
 from adpilot.domain.ids import Platform
 from adpilot.domain.metrics import DailyInsight
-from adpilot.domain.money import Money
+from adpilot.domain.money import Money, minor_from_major_strings
 from adpilot.domain.status import normalize_status
 from adpilot.platforms.meta.settings import CONVERSION_ACTION
+from adpilot.ports.insight_batch import InsightColumns
 
 META = Platform.META
 
@@ -130,6 +133,27 @@ def creative(row: Mapping[str, Any], acc: AdAccount) -> Creative:
     )
 
 
+def creative_image_ref(row: Mapping[str, Any]) -> str | None:
+    """The image hash an ad creative shows (top level, or in its link ad's story spec), if any."""
+    spec = row.get("object_story_spec") or {}
+    link = spec.get("link_data") if isinstance(spec, Mapping) else None
+    value = row.get("image_hash") or (link.get("image_hash") if isinstance(link, Mapping) else None)
+    return str(value) if isinstance(value, str) and value else None
+
+
+def image_sources(rows: list[Any]) -> dict[str, tuple[str, str]]:
+    """``adimages`` rows as hash → (download URL, name). ``url`` is the full image (``url_128`` a thumbnail,
+    which would be a different file); ``permalink_url`` serves the same bytes."""
+    out: dict[str, tuple[str, str]] = {}
+    for row in rows:
+        if not isinstance(row, Mapping) or not isinstance(row.get("hash"), str):
+            continue
+        url = row.get("url") or row.get("permalink_url")
+        if isinstance(url, str) and url:
+            out[row["hash"]] = (url, str(row.get("name") or ""))
+    return out
+
+
 def _action_value(entries: Any, action_type: str) -> Decimal:
     if entries in (None, ""):
         return Decimal(0)
@@ -176,6 +200,112 @@ def insight(row: Mapping[str, Any], acc: AdAccount, *, action_type: str = CONVER
         Money.of_major(value, currency),
         str(row.get("attribution_setting") or "7d_click,1d_view"),
     )
+
+
+DEFAULT_ATTRIBUTION = "7d_click,1d_view"
+_MISSING = object()
+_REQUIRED = ("date_start", "campaign_id", "adset_id", "ad_id", "spend", "impressions")
+
+
+def _strings(values: list[Any]) -> bool:
+    """Whether every value is a string (``str.join`` refuses anything else, at C speed)."""
+    try:
+        "".join(values)
+    except TypeError:
+        return False
+    return True
+
+
+def _digits(values: list[Any]) -> list[int] | None:
+    """Whole numbers sent as ASCII digit strings (``"1234"``), as :func:`_int` reads them; None if any is not."""
+    if not values:
+        return []
+    if not _strings(values) or "" in values:
+        return None
+    joined = "".join(values)
+    return list(map(int, values)) if joined.isascii() and joined.isdigit() else None
+
+
+def _field(rows: list[dict[str, Any]], key: str, default: Any = None) -> list[Any]:
+    return list(map(dict.get, rows, repeat(key), repeat(default)))
+
+
+def _action_strings(rows: list[dict[str, Any]], key: str, action_type: str) -> list[str] | None:
+    """The value of ``action_type`` in each row's ``key`` list as sent ("0" when absent), as
+    :func:`_action_value` finds it; None when a row holds anything else than the usual shape."""
+    column = _field(rows, key)
+    out = ["0"] * len(column)
+    for i in compress(range(len(column)), map(is_not, column, repeat(None))):  # rows that converted
+        entries = column[i]
+        if entries == "":
+            continue
+        if type(entries) is not list:
+            return None
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            if type(entry) is not dict:
+                return None
+            if entry.get("action_type") == action_type:
+                value = entry.get("value", "0")
+                if type(value) is not str:
+                    return None
+                out[i] = value
+                break
+    return out
+
+
+def insight_columns(rows: list[Any], acc: AdAccount, *, action_type: str = CONVERSION_ACTION) -> InsightColumns | None:
+    """A page of ad-day rows (level=ad, time_increment=1) as columns, or None when a row is not plainly
+    well-formed: such a page goes through :func:`insight` row by row, which maps it or names the problem.
+
+    What this accepts, it maps exactly as :func:`insight` does (digit-string counts, major-unit amounts
+    through :func:`minor_from_major_strings`, whole conversion counts).
+    """
+    if not set(map(type, rows)) <= {dict}:
+        return None
+    try:
+        texts, campaign_ids, ad_set_ids, ad_ids, spend_text, impression_text = (
+            list(map(itemgetter(key), rows)) for key in _REQUIRED
+        )
+        stops = _field(rows, "date_stop", _MISSING)
+        if _MISSING in stops:
+            stops = [t if s is _MISSING else s for s, t in zip(stops, texts, strict=True)]
+        if not _strings(texts) or stops != texts:
+            return None
+        days = {t: date.fromisoformat(t).toordinal() for t in set(texts)}
+        if not set(_field(rows, "account_currency")) <= {None, "", acc.currency}:
+            return None
+        ids = [campaign_ids, ad_set_ids, ad_ids]
+        if not all(_strings(column) and "" not in column for column in ids) or not _strings(spend_text):
+            return None
+        clicks_text = _field(rows, "clicks")
+        if None in clicks_text or "" in clicks_text:
+            clicks_text = ["0" if v is None or v == "" else v for v in clicks_text]
+        attribution = _field(rows, "attribution_setting")
+        if None in attribution or "" in attribution:
+            attribution = [v or DEFAULT_ATTRIBUTION for v in attribution]
+        actions = _action_strings(rows, "actions", action_type)
+        value_text = _action_strings(rows, "action_values", action_type)
+        impressions, clicks = _digits(impression_text), _digits(clicks_text)
+        conversions = None if actions is None else _digits(actions)
+        if impressions is None or clicks is None or conversions is None or value_text is None:
+            return None
+        if not _strings(attribution):
+            return None
+        spend = minor_from_major_strings(spend_text, acc.currency)
+        value = minor_from_major_strings(value_text, acc.currency)
+    except (KeyError, TypeError, ValueError):  # a missing field, a date or an amount the row path will name
+        return None
+    if min(spend, default=0) < 0 or min(value, default=0) < 0:
+        return None
+    cols = InsightColumns(META, acc.account_id, acc.currency)
+    cols.campaign_id, cols.ad_set_id, cols.ad_id = ids
+    cols.day = [days[t] for t in texts]
+    cols.impressions, cols.clicks, cols.spend_minor = impressions, clicks, spend
+    cols.conversions, cols.conversion_value_minor = list(conversions), value
+    cols.attribution_setting = attribution
+    return cols
 
 
 def action_request(action: Action) -> tuple[str, dict[str, str]]:

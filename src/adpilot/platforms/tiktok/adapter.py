@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import date
 from typing import Any
 
@@ -19,11 +19,13 @@ from adpilot.platforms.errors import MalformedPage, RequestInvalid, SkippableErr
 from adpilot.platforms.tiktok import mapping
 from adpilot.platforms.tiktok import settings as S
 from adpilot.platforms.tiktok.client import TikTokClient
-from adpilot.ports.insight_batch import InsightBatch
+from adpilot.ports.assets import ImageSource
+from adpilot.ports.insight_batch import InsightBatch, InsightColumns
 from adpilot.ports.platform import ApplyResult, Connection, EntitySnapshot, LiveState, PageSink
 
 AssetBytes = Callable[[str], bytes]
 PLATFORM = "tiktok"
+IMAGE_IDS_PER_REQUEST = 100  # file/image/ad/info/ takes at most 100 image ids
 
 # stream, path, fields, id field of each entity list
 ENTITY_LISTS = (
@@ -82,6 +84,7 @@ class TikTokAdapter:
         )
         self.asset_bytes = asset_bytes
         self._accounts: dict[str, AdAccount] = {}
+        self._image_refs: dict[str, dict[str, str]] = {}  # advertiser → ad (= creative) id → image id
 
     @property
     def stats(self) -> CallStats:
@@ -123,6 +126,7 @@ class TikTokAdapter:
         ads: list[Ad] = []
         creatives: list[Creative] = []
         skipped: list[str] = []
+        image_refs: dict[str, str] = {}
         for stream, path, fields, id_field in ENTITY_LISTS:
             params = {
                 "advertiser_id": account.account_id,
@@ -141,9 +145,37 @@ class TikTokAdapter:
                         pair = mapping.ad(row, account), mapping.creative(row, account)
                         ads.append(pair[0])
                         creatives.append(pair[1])
+                        if (ref := mapping.ad_image_ref(row)) is not None:
+                            image_refs[pair[1].creative_id] = ref
                 except ValueError as exc:  # MappingError, and the domain's own checks
                     skipped.append(f"{stream} {row.get(id_field, '?')}: {exc}")
+        self._image_refs[account.account_id] = image_refs
         return EntitySnapshot(account, campaigns, ad_sets, ads, creatives, skipped=skipped)
+
+    # -- creative images (the asset library's links) ----------------------------------------------------------------
+    def creative_image_refs(self, account_id: str) -> dict[str, str]:
+        return dict(self._image_refs.get(account_id, {}))
+
+    async def image_sources(self, account: AdAccount, refs: Sequence[str]) -> dict[str, ImageSource]:
+        """``file/image/ad/info/``: each image's URL, up to 100 image ids a request."""
+        found: dict[str, ImageSource] = {}
+        ordered = sorted(set(refs))
+        for start in range(0, len(ordered), IMAGE_IDS_PER_REQUEST):
+            params = {"advertiser_id": account.account_id, "image_ids": ordered[start : start + IMAGE_IDS_PER_REQUEST]}
+            data = await self.api.get("file/image/ad/info/", params)
+            try:
+                sources = mapping.image_sources(data)
+            except mapping.MappingError as exc:
+                raise MalformedPage(
+                    PLATFORM, str(exc), stream="images", body=data, request={"path": "file/image/ad/info/"}
+                ) from None
+            for ref, (url, name) in sources.items():
+                if ref in params["image_ids"]:
+                    found[ref] = ImageSource(ref, url, name)
+        return found
+
+    async def download_image(self, source: ImageSource) -> bytes:
+        return await self.api.download_file(source.url)
 
     # -- insights ---------------------------------------------------------------------------------------------------
     def _report_params(self, account: AdAccount, window: DateWindow) -> dict[str, Any]:
@@ -162,8 +194,9 @@ class TikTokAdapter:
     @staticmethod
     def _map_rows(
         raw: list[dict[str, Any]], account: AdAccount, window: DateWindow, request: dict[str, Any]
-    ) -> dict[tuple[str, date], DailyInsight]:
-        rows: dict[tuple[str, date], DailyInsight] = {}
+    ) -> InsightColumns:
+        """Report rows row by row: the path for rows the column mappers leave, naming the first problem."""
+        rows: list[DailyInsight] = []
         for item in raw:
             try:
                 row = mapping.insight(item, account)
@@ -179,28 +212,32 @@ class TikTokAdapter:
                     body={"list": [item]},
                     request=request,
                 )
-            rows[(row.ad_id, row.day)] = row  # a row served twice collapses onto itself
-        return rows
+            rows.append(row)
+        cols = InsightColumns(Platform.TIKTOK, account.account_id, account.currency)
+        cols.add_insights(rows)
+        return cols
 
-    async def _report(
-        self, account: AdAccount, window: DateWindow, sink: PageSink
-    ) -> dict[tuple[str, date], DailyInsight]:
+    async def _report(self, account: AdAccount, window: DateWindow, sink: PageSink) -> InsightColumns:
         """The synchronous report, every page until ``total_page``."""
         params = {**self._report_params(account, window), "page_size": S.PAGE_SIZE}
         raw = await self.api.collect(
             "report/integrated/get/", params, stream="insights", day=window.start, sink=sink, key=_report_key
         )
+        cols = mapping.insight_columns(raw, account)
+        if cols is not None and cols.first_outside(window) is None:
+            return cols
         request = {"method": "GET", "path": "report/integrated/get/", "params": params}
         return self._map_rows(raw, account, window, request)
 
-    async def _task(
-        self, account: AdAccount, window: DateWindow, sink: PageSink
-    ) -> dict[tuple[str, date], DailyInsight] | None:
+    async def _task(self, account: AdAccount, window: DateWindow, sink: PageSink) -> InsightColumns | None:
         """The asynchronous report task; None when it failed, stalled or came back in another layout."""
         params = self._report_params(account, window)
         text = await self.api.run_task(params, stream="insights", day=window.start, sink=sink)
         if text is None:
             return None
+        cols = mapping.csv_insight_columns(text, account)
+        if cols is not None and cols.first_outside(window) is None:
+            return cols
         request: dict[str, Any] = {"method": "POST", "path": "report/task/create/", "params": params}
         try:
             raw = mapping.report_csv(text, S.REPORT_DIMENSIONS, S.REPORT_METRICS)
@@ -213,15 +250,13 @@ class TikTokAdapter:
     async def insights(self, account: AdAccount, window: DateWindow, sink: PageSink) -> InsightBatch:
         """Ad-level daily rows of the whole window: a report task for long windows, falling back to the
         synchronous report (30 days at most per request) when the task fails or stalls."""
-        rows: dict[tuple[str, date], DailyInsight] = {}
+        rows = InsightColumns(Platform.TIKTOK, account.account_id, account.currency)
         for chunk in window.chunks(S.MAX_REPORT_DAYS):
             got = await self._task(account, chunk, sink) if chunk.days > S.SYNC_INSIGHTS_MAX_DAYS else None
             if got is None:
                 got = await self._report(account, chunk, sink)
-            rows.update(got)
-        return InsightBatch.from_insights(
-            InsightWindow(Platform.TIKTOK, account.account_id, window), list(rows.values())
-        )
+            rows.extend(got)  # a row served twice collapses onto itself in the batch
+        return rows.batch(InsightWindow(Platform.TIKTOK, account.account_id, window))
 
     # -- live state and writes --------------------------------------------------------------------------------------
     async def _read(self, ref: EntityRef) -> dict[str, Any]:

@@ -168,6 +168,13 @@ class TikTokClient:
         answer = await self._call("POST", path, data=form, files=files)
         return self._data(answer, path, self._public("POST", path, form))
 
+    async def download_file(self, url: str) -> bytes:
+        """A file (an ad image) by its URL; the token goes only to TikTok's own API host."""
+        full = urljoin(self.base_url + "/", url)
+        same_host = urlsplit(full)[:2] == urlsplit(self.base_url)[:2]
+        response = await self.http.request("GET", full, headers=self._headers() if same_host else None)
+        return response.content
+
     # -- paging ---------------------------------------------------------------------------------------------------
     async def _page(
         self, path: str, call: dict[str, Any], stream: str, day: date, sink: PageSink

@@ -15,15 +15,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from itertools import repeat
 from typing import Any
 
 from adpilot.domain.actions import Action, LaunchAd, Pause, Resume, SetBid, SetBudget
 from adpilot.domain.entities import Ad, AdAccount, AdSet, Campaign, Creative, check_timezone
 from adpilot.domain.ids import Level, Platform
 from adpilot.domain.metrics import DailyInsight
-from adpilot.domain.money import Money, check_currency
+from adpilot.domain.money import Money, check_currency, minor_from_major_strings
 from adpilot.domain.status import Status, normalize_status, platform_status_for
 from adpilot.platforms.tiktok import settings as S
+from adpilot.ports.insight_batch import InsightColumns
 
 TIKTOK = Platform.TIKTOK
 
@@ -303,6 +305,23 @@ def creative(row: Mapping[str, Any], acc: AdAccount) -> Creative:
     )
 
 
+def ad_image_ref(row: Mapping[str, Any]) -> str | None:
+    """The image an ad shows: the first of its ``image_ids`` (a single-image ad has one)."""
+    ids = row.get("image_ids")
+    first = ids[0] if isinstance(ids, list) and ids else None
+    return str(first) if isinstance(first, str | int) and not isinstance(first, bool) and str(first) else None
+
+
+def image_sources(data: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """``file/image/ad/info/`` data as image id → (download URL, file name)."""
+    out: dict[str, tuple[str, str]] = {}
+    for row in page_list(data):
+        image_id, url = row.get("image_id"), row.get("image_url") or row.get("url")
+        if isinstance(image_id, str | int) and isinstance(url, str) and url:
+            out[str(image_id)] = (url, str(row.get("file_name") or ""))
+    return out
+
+
 # -- reports --------------------------------------------------------------------------------------------------------
 def report_day(text: Any) -> date:
     """``stat_time_day`` (``"YYYY-MM-DD 00:00:00"``, already in the advertiser's time zone) as a date."""
@@ -411,6 +430,110 @@ def report_csv(text: str, dimensions: Sequence[str], metrics: Sequence[str]) -> 
             }
         )
     return rows
+
+
+# -- reports as columns --------------------------------------------------------------------------------------------
+# The column mappers below accept what is plainly well-formed and map it exactly as :func:`insight` does;
+# for anything else they answer None and the caller maps row by row, which names the problem.
+_ID_FIELDS = ("ad_id", "campaign_id", "adgroup_id")
+
+
+def insight_columns(rows: list[Any], acc: AdAccount) -> InsightColumns | None:
+    """Rows of the ad-level daily report (``{dimensions, metrics}``, JSON) as columns, or None."""
+    if not set(map(type, rows)) <= {dict}:
+        return None
+    dims = [r.get("dimensions") for r in rows]
+    metrics = [r.get("metrics") for r in rows]
+    if not set(map(type, dims)) <= {dict} or not set(map(type, metrics)) <= {dict}:
+        return None
+    columns: dict[str, list[Any]] = {name: [d.get(name) for d in dims] for name in S.REPORT_DIMENSIONS}
+    columns.update({name: [m.get(name) for m in metrics] for name in S.REPORT_METRICS})
+    return _report_columns(columns, acc)
+
+
+def csv_insight_columns(text: str, acc: AdAccount) -> InsightColumns | None:
+    """A downloaded report file as columns, or None when it is not plainly laid out: quoting, other line
+    ends, blank or ragged lines and header surprises are left to :func:`report_csv`."""
+    body = text.lstrip("\ufeff")
+    if '"' in body or "\r" in body or "\x00" in body:
+        return None
+    head, _, rest = body.partition("\n")
+    header = head.split(",")
+    names = (*S.REPORT_DIMENSIONS, *S.REPORT_METRICS)
+    if any(h != h.strip() for h in header) or len(set(header)) != len(header) or not set(names) <= set(header):
+        return None
+    width = len(header)
+    lines = rest.removesuffix("\n").split("\n") if rest else []
+    # Without quotes, csv reads a line as line.split(","): with width - 1 commas on every line, the file is
+    # one flat list of fields, width at a time.
+    if lines and set(map(str.count, lines, repeat(","))) != {width - 1}:
+        return None
+    fields = ",".join(lines).split(",") if lines else []
+    return _report_columns({name: fields[header.index(name) :: width] for name in names}, acc)
+
+
+def _strings(values: list[Any]) -> bool:
+    try:
+        "".join(values)
+    except TypeError:
+        return False
+    return True
+
+
+def _digit_strings(values: list[Any]) -> bool:
+    """Whether every value is a non-empty string of ASCII digits."""
+    if not values:
+        return True
+    if not _strings(values):
+        return False
+    joined = "".join(values)
+    return joined.isascii() and joined.isdigit() and "" not in values
+
+
+def _no_value_as_zero(values: list[Any]) -> list[Any]:
+    """TikTok's "-" (and an empty cell): no value, which reads as 0."""
+    if S.NO_VALUE in values or "" in values:
+        return ["0" if v == S.NO_VALUE or v == "" else v for v in values]
+    return values
+
+
+def _plain_counts(values: list[Any]) -> list[int] | None:
+    """Digit strings, and "-" as 0, exactly as :func:`_count` reads them."""
+    values = _no_value_as_zero(values)
+    return list(map(int, values)) if _digit_strings(values) else None
+
+
+def _report_columns(columns: dict[str, list[Any]], acc: AdAccount) -> InsightColumns | None:
+    ids = [columns[name] for name in _ID_FIELDS]
+    try:
+        if not all(_digit_strings(column) for column in ids):
+            return None
+        if not set(columns["currency"]) <= {None, "", S.NO_VALUE, acc.currency}:
+            return None
+        texts = columns["stat_time_day"]
+        distinct = set(texts)
+        if not all(type(t) is str for t in distinct):
+            return None
+        days = {t: report_day(t).toordinal() for t in distinct}
+        money = [_no_value_as_zero(columns[name]) for name in ("spend", "total_purchase_value")]
+        if not all(map(_strings, money)):  # a JSON number is read otherwise by the row mapper
+            return None
+        spend, value = (minor_from_major_strings(column, acc.currency) for column in money)
+    except (TypeError, ValueError):  # something the row mapper will name
+        return None
+    impressions, clicks = _plain_counts(columns["impressions"]), _plain_counts(columns["clicks"])
+    conversions = _plain_counts(columns["conversion"])
+    if impressions is None or clicks is None or conversions is None:
+        return None
+    if min(spend, default=0) < 0 or min(value, default=0) < 0:
+        return None
+    cols = InsightColumns(TIKTOK, acc.account_id, acc.currency)
+    cols.ad_id, cols.campaign_id, cols.ad_set_id = ids
+    cols.day = [days[t] for t in texts]
+    cols.impressions, cols.clicks, cols.spend_minor = impressions, clicks, spend
+    cols.conversions, cols.conversion_value_minor = list(conversions), value
+    cols.attribution_setting = [S.ATTRIBUTION_SETTING] * len(texts)
+    return cols
 
 
 # -- writes ---------------------------------------------------------------------------------------------------------

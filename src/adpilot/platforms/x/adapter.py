@@ -10,7 +10,7 @@ tweet to its campaign go into every insights run's pages too: a rebuild from the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -20,17 +20,19 @@ import httpx
 from adpilot.domain.actions import Action, LaunchAd
 from adpilot.domain.entities import AdAccount
 from adpilot.domain.ids import EntityRef, Level, Platform
-from adpilot.domain.metrics import DailyInsight, DateWindow, InsightWindow
+from adpilot.domain.metrics import DateWindow, InsightWindow
 from adpilot.platforms._http import CallStats, RetryPolicy
 from adpilot.platforms.errors import AccountFatal, MalformedPage, RequestInvalid, SkippableError
 from adpilot.platforms.x import mapping
 from adpilot.platforms.x import settings as S
 from adpilot.platforms.x.client import PLATFORM, Job, XClient
-from adpilot.ports.insight_batch import InsightBatch
+from adpilot.ports.assets import ImageSource
+from adpilot.ports.insight_batch import InsightBatch, InsightColumns
 from adpilot.ports.platform import ApplyResult, Connection, EntitySnapshot, LiveState, PageSink, RawPage
 
 AssetBytes = Callable[[str], bytes]
 Parents = dict[str, tuple[str, str]]  # promoted tweet -> (campaign, line item)
+Rows = InsightColumns  # the rows of a window, gathered as columns
 
 
 @dataclass
@@ -100,6 +102,7 @@ class XAdapter:
         self._accounts: dict[str, AdAccount] = {}
         self._account_pages: dict[str, list[RawPage]] = {}
         self._trees: dict[str, _Tree] = {}
+        self._images: dict[str, dict[str, tuple[str, str | None]]] = {}  # account → tweet → (media key, URL)
 
     @property
     def stats(self) -> CallStats:
@@ -180,6 +183,7 @@ class XAdapter:
         except (SkippableError, RequestInvalid) as exc:
             notes.append(f"creatives: tweets could not be read ({exc})")
         snap = mapping.snapshot(account, rows)
+        self._images[acc_id] = mapping.tweet_images(rows.get("tweets", []), rows.get("cards", []))
         if not notes:
             return snap
         return EntitySnapshot(
@@ -208,6 +212,31 @@ class XAdapter:
             params = {"card_ids": ",".join(card_ids[start : start + S.MAX_FILTER_IDS]), "count": S.MAX_FILTER_IDS}
             cards += await self.api.rows(f"accounts/{acc_id}/cards", params, stream="cards", day=today, sink=sink)
         return {"tweets": tweets, "cards": cards}
+
+    # -- creative images (the asset library's links) -----------------------------------------------------
+    def creative_image_refs(self, account_id: str) -> dict[str, str]:
+        return {tweet: key for tweet, (key, _) in self._images.get(account_id, {}).items()}
+
+    async def image_sources(self, account: AdAccount, refs: Sequence[str]) -> dict[str, ImageSource]:
+        """A card's media metadata gives the URL; otherwise the account's media library entry does."""
+        urls = {key: url for key, url in self._images.get(account.account_id, {}).values() if url}
+        found: dict[str, ImageSource] = {}
+        for key in sorted(set(refs)):
+            if key in urls:
+                found[key] = ImageSource(key, urls[key])
+                continue
+            path = f"accounts/{account.account_id}/media_library/{key}"
+            try:
+                row = await self.api.data(path, stream="media_library")
+            except SkippableError:  # not in the library (deleted, or another account's): left out
+                continue
+            url = row.get("media_url")
+            if isinstance(url, str) and url:
+                found[key] = ImageSource(key, url, str(row.get("name") or row.get("file_name") or ""))
+        return found
+
+    async def download_image(self, source: ImageSource) -> bytes:
+        return await self.api.download_file(source.url)
 
     async def _tree(self, account: AdAccount) -> _Tree:
         """The line item and promoted tweet pages (read once per account, deleted objects included)."""
@@ -246,33 +275,37 @@ class XAdapter:
         window: DateWindow,
         parents: Parents,
         request: dict[str, Any],
-    ) -> list[DailyInsight]:
+    ) -> InsightColumns:
         try:
-            return mapping.stats_rows(doc, account, window, parents)
+            return mapping.stats_columns(doc, account, window, parents)
+        except (ValueError, TypeError, OverflowError):
+            pass  # the row mapper names the problem (or maps what the column mapper would not vouch for)
+        try:
+            rows = mapping.stats_rows(doc, account, window, parents)
         except ValueError as exc:  # MappingError, or a value the domain refuses
             raise MalformedPage(PLATFORM, str(exc), stream="stats", body=doc, request=request) from None
+        cols = InsightColumns(Platform.X, account.account_id, account.currency)
+        cols.add_insights(rows)
+        return cols
 
     async def _sync_stats(
-        self, account: AdAccount, window: DateWindow, ids: list[str], parents: Parents, sink: PageSink
-    ) -> list[DailyInsight]:
+        self, account: AdAccount, window: DateWindow, ids: list[str], parents: Parents, sink: PageSink, out: Rows
+    ) -> None:
         path = f"stats/accounts/{account.account_id}"
-        out: list[DailyInsight] = []
         for start in range(0, len(ids), S.MAX_STATS_IDS):
             params = self._stats_params(account, window, ids[start : start + S.MAX_STATS_IDS])
             body = await self.api.get(path, params)
             request = self.api.public("GET", path, params)
             sink(RawPage("stats", window.start, request, 200, body))
-            out += self._map(body, account, window, parents, request)
-        return out
+            out.extend(self._map(body, account, window, parents, request))
 
     async def _job_stats(
-        self, account: AdAccount, window: DateWindow, ids: list[str], parents: Parents, sink: PageSink
-    ) -> list[DailyInsight]:
+        self, account: AdAccount, window: DateWindow, ids: list[str], parents: Parents, sink: PageSink, out: Rows
+    ) -> None:
         """Asynchronous jobs of ≤ 20 promoted tweets each; a job that fails (or stalls) twice has its
         window split in halves, down to windows the synchronous endpoint serves."""
         path = f"stats/jobs/accounts/{account.account_id}"
         pending = [ids[i : i + S.MAX_STATS_IDS] for i in range(0, len(ids), S.MAX_STATS_IDS)]
-        out: list[DailyInsight] = []
         for _ in range(S.JOB_ATTEMPTS):
             jobs = [Job(self._stats_params(account, window, chunk)) for chunk in pending]
             await self.api.run_jobs(account.account_id, jobs)
@@ -288,37 +321,33 @@ class XAdapter:
                     continue
                 request = {**self.api.public("POST", path, job.params), "job_id": job.job_id}
                 sink(RawPage("stats", window.start, request, 200, doc))
-                out += self._map(doc, account, window, parents, request)
+                out.extend(self._map(doc, account, window, parents, request))
             pending = failed
             if not pending:
-                return out
+                return
         for chunk in pending:
             for half in _halves(window):
-                out += await self._stats(account, half, chunk, parents, sink)
-        return out
+                await self._stats(account, half, chunk, parents, sink, out)
 
     async def _stats(
-        self, account: AdAccount, window: DateWindow, ids: list[str], parents: Parents, sink: PageSink
-    ) -> list[DailyInsight]:
+        self, account: AdAccount, window: DateWindow, ids: list[str], parents: Parents, sink: PageSink, out: Rows
+    ) -> None:
         if window.days <= S.SYNC_STATS_MAX_DAYS:
-            return await self._sync_stats(account, window, ids, parents, sink)
-        if window.days > S.ASYNC_STATS_MAX_DAYS:
-            out: list[DailyInsight] = []
+            await self._sync_stats(account, window, ids, parents, sink, out)
+        elif window.days > S.ASYNC_STATS_MAX_DAYS:
             for part in window.chunks(S.ASYNC_STATS_MAX_DAYS):
-                out += await self._stats(account, part, ids, parents, sink)
-            return out
-        return await self._job_stats(account, window, ids, parents, sink)
+                await self._stats(account, part, ids, parents, sink, out)
+        else:
+            await self._job_stats(account, window, ids, parents, sink, out)
 
     async def insights(self, account: AdAccount, window: DateWindow, sink: PageSink) -> InsightBatch:
         tree = await self._tree(account)
         for page in tree.pages:
             sink(page)  # what ties each promoted tweet to its line item and campaign, for the rebuild
-        rows: dict[tuple[str, date], DailyInsight] = {}
-        if not tree.parents:
-            return InsightBatch.from_insights(InsightWindow(Platform.X, account.account_id, window), [])
-        for row in await self._stats(account, window, sorted(tree.parents), tree.parents, sink):
-            rows[(row.ad_id, row.day)] = row  # a document served twice collapses onto itself
-        return InsightBatch.from_insights(InsightWindow(Platform.X, account.account_id, window), list(rows.values()))
+        rows = InsightColumns(Platform.X, account.account_id, account.currency)
+        if tree.parents:  # a document served twice collapses onto itself in the batch
+            await self._stats(account, window, sorted(tree.parents), tree.parents, sink, rows)
+        return rows.batch(InsightWindow(Platform.X, account.account_id, window))
 
     # -- live state and writes ---------------------------------------------------------------------------
     def _path(self, ref: EntityRef) -> str:

@@ -165,6 +165,9 @@ class XClient:
         self.upload_root = upload_root(base_url)
         self._keys = {k: credentials[k] for k in CREDENTIALS}
         self.http = PlatformHttp(PLATFORM, client, classify, policy=policy, sleep=sleep, sign=self.sign)
+        # Media files come from X's media host: plain GETs, never signed with the account's keys.
+        self.files = PlatformHttp(PLATFORM, client, classify, policy=policy, sleep=sleep)
+        self.files.stats = self.http.stats
         self.sleep = sleep
         self.poll_interval = poll_interval
         self.max_polls = max_polls
@@ -342,6 +345,11 @@ class XClient:
         """Best effort: a stalled job should not hold one of the account's concurrent job slots."""
         with contextlib.suppress(SkippableError, RequestInvalid):
             await self.call("DELETE", f"stats/jobs/accounts/{account_id}/{job.job_id}")
+
+    async def download_file(self, url: str) -> bytes:
+        """A media file (an ad image) by its URL, unsigned."""
+        response = await self.files.request("GET", url)
+        return response.content
 
     async def download(self, url: str) -> Any:
         """The job's result file: an OAuth-signed GET of ``url``, gunzipped, JSON (the sync stats shape)."""

@@ -13,13 +13,16 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from adpilot.domain.actions import Action, LaunchAd, Pause, Resume, SetBid, SetBudget
 from adpilot.domain.entities import Ad, AdAccount, AdSet, Campaign, Creative
 from adpilot.domain.ids import Level, Platform
 from adpilot.domain.metrics import DailyInsight, DateWindow
-from adpilot.domain.money import CurrencyError, Money
+from adpilot.domain.money import CurrencyError, Money, minor_from_micros
 from adpilot.domain.status import Status, normalize_status
 from adpilot.platforms.x import settings as S
+from adpilot.ports.insight_batch import InsightColumns
 from adpilot.ports.platform import EntitySnapshot
 
 X = Platform.X
@@ -216,6 +219,42 @@ def creative(row: Row, acc: AdAccount, cards: Mapping[str, Row]) -> Creative:
     )
 
 
+def card_media(card: Row) -> tuple[str, str | None] | None:
+    """A website card's image: (media key, URL from its media metadata, when given)."""
+    components = card.get("components")
+    for comp in components if isinstance(components, list) else []:
+        if not isinstance(comp, Mapping) or comp.get("type") != "MEDIA":
+            continue
+        key = comp.get("media_key")
+        if not isinstance(key, str) or not key:
+            continue
+        meta = comp.get("media_metadata")
+        entry = meta.get(key) if isinstance(meta, Mapping) else None
+        url = entry.get("url") if isinstance(entry, Mapping) else None
+        return key, url if isinstance(url, str) and url else None
+    return None
+
+
+def tweet_images(tweets: Iterable[Any], cards: Iterable[Any]) -> dict[str, tuple[str, str | None]]:
+    """Tweet id → (media key, URL if known) of the image it shows: its website card's, else its first
+    attached media."""
+    by_card = {str(c["id"]): c for c in unique(cards)}
+    out: dict[str, tuple[str, str | None]] = {}
+    for row in unique(tweets):
+        card = by_card.get(card_id_of(_text(row, "card_uri")) or "") if isinstance(row.get("card_uri"), str) else None
+        found = card_media(card) if card is not None else None
+        if found is None:
+            keys = row.get("media_keys")
+            first = keys[0] if isinstance(keys, list) and keys else None
+            found = (first, None) if isinstance(first, str) and first else None
+        if found is not None:
+            try:
+                out[tweet_id(row)] = found
+            except MappingError:
+                continue
+    return out
+
+
 def unique(rows: Iterable[Any], key: str = "id") -> list[Row]:
     """JSON objects by id, the last copy of a repeated object winning (a page served twice)."""
     out: dict[str, Row] = {}
@@ -331,6 +370,9 @@ def _series(metrics: Row, name: str, n: int, where: str = "") -> list[int]:
         raise MappingError(f"{label}: expected an array or null, got {type(values).__name__}")
     if len(values) != n:
         raise MappingError(f"{label}: {len(values)} values for {n} day buckets")
+    plain = [0 if v is None else v for v in values] if None in values else values
+    if set(map(type, plain)) <= {int} and min(plain, default=0) >= 0:  # the usual case, checked at C speed
+        return list(plain)
     out: list[int] = []
     for v in values:
         if v is None:
@@ -411,6 +453,68 @@ def stats_rows(
                 )
             )
     return rows
+
+
+def stats_columns(
+    doc: Any, acc: AdAccount, window: DateWindow, parents: Mapping[str, tuple[str, str]]
+) -> InsightColumns:
+    """:func:`stats_rows` as columns: the same checks on the same values, then the delivered days of every
+    promoted tweet at once, money through :func:`minor_from_micros`.
+
+    Raises on anything :func:`stats_rows` might treat differently (the caller then maps the document with it,
+    which names the problem exactly).
+    """
+    if not isinstance(doc, Mapping):
+        raise MappingError("body: expected a JSON object")
+    n = _get(doc, "time_series_length")
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise MappingError(f"time_series_length: {n!r} is not an integer")
+    if n != window.days:
+        raise MappingError(f"time_series_length: {n} buckets for a window of {window.days} days")
+    data = _get(doc, "data")
+    if not isinstance(data, list):
+        raise MappingError("data: expected a list")
+    owners: list[tuple[str, str, str]] = []
+    series: list[list[int]] = [[], [], [], [], []]  # impressions, clicks, spend, conversions, value
+    for item in data:
+        ad_id = _id(item, "id")
+        if ad_id not in parents:
+            raise MappingError(f"id: promoted tweet {ad_id} is not among the account's promoted tweets")
+        campaign_id, line_id = parents[ad_id]
+        metrics = _metrics_of(item)
+        values = [
+            _series(metrics, "impressions", n),
+            _series(metrics, "clicks", n),
+            _series(metrics, "billed_charge_local_micro", n),
+        ]
+        purchases = metrics.get("conversion_purchases")
+        if purchases is None:
+            purchases = {}
+        if not isinstance(purchases, Mapping):
+            raise MappingError("conversion_purchases: expected an object or null")
+        values.append(_series(purchases, "metric", n, "conversion_purchases."))
+        values.append(_series(purchases, "sale_amount", n, "conversion_purchases."))
+        owners.append((campaign_id, line_id, ad_id))
+        for column, v in zip(series, values, strict=True):
+            column.extend(v)
+    impressions, clicks, spend, conversions, value = (np.array(c, dtype=np.int64) for c in series)
+    delivered = np.flatnonzero((impressions != 0) | (spend != 0))  # no delivery that day: not a row
+    item_of, day_of = np.divmod(delivered, n)  # n = window.days >= 1
+    cols = InsightColumns(X, acc.account_id, acc.currency)
+    rows = item_of.tolist()
+    if not all(owners[i][0] and owners[i][1] for i in set(rows)):
+        raise MappingError("parents: a promoted tweet without its campaign or line item")
+    cols.campaign_id = [owners[i][0] for i in rows]
+    cols.ad_set_id = [owners[i][1] for i in rows]
+    cols.ad_id = [owners[i][2] for i in rows]
+    cols.day = (day_of + window.start.toordinal()).tolist()
+    cols.impressions = impressions[delivered].tolist()
+    cols.clicks = clicks[delivered].tolist()
+    cols.spend_minor = minor_from_micros(spend[delivered].tolist(), acc.currency)
+    cols.conversions = conversions[delivered].tolist()
+    cols.conversion_value_minor = minor_from_micros(value[delivered].tolist(), acc.currency)
+    cols.attribution_setting = [S.ATTRIBUTION_SETTING] * len(rows)
+    return cols
 
 
 # -- live state and writes ---------------------------------------------------------------------------
