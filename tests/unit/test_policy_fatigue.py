@@ -231,3 +231,14 @@ def test_creative_leaves_fatigued_ads_to_the_fatigue_policy() -> None:
     assert kinds(alone) == ["pause", "launch_ad"]  # on its own, the creative test would have done both
     fatigue = POLICY(snapshot([s], candidates=cands), np.random.default_rng(0))
     assert kinds(fatigue) == ["pause", "launch_ad"]
+
+
+def test_ads_that_wore_out_alike_keep_running_without_a_replacement() -> None:
+    """Retiring one of several equally worn ads only moves traffic to ads just as tired, at a reset's cost."""
+    rng = np.random.default_rng(7)
+    m = Market(n_days=40, impressions_per_day=100_000, ctr_sigma=0.1, cvr_sigma=0.15)
+    truths = [AdTruth(name, ctr_path=AGE, creative_key=name.lower()) for name in ("One", "Two", "Three")]
+    s = ad_set("s1", list(zip(truths, simulate(rng, m, truths), strict=True)))
+    assert POLICY(snapshot([s]), np.random.default_rng(0)) == []
+    refreshed = POLICY(snapshot([s], candidates=[candidate("child", parent="one")]), np.random.default_rng(0))
+    assert "launch_ad" in kinds(refreshed) and "pause" in kinds(refreshed)  # a replacement makes retiring worth it

@@ -61,6 +61,7 @@ class FatigueParams:
     cooldown_days: float = 3.0  # after the agent paused or resumed this ad
     launch_cooldown_days: float = 7.0  # at most one refresh launch per ad set in this many days
     refresh: bool = True
+    sibling_margin: float = 0.15  # without a replacement, retire only an ad this much worse than its siblings
     candidates: CandidatePrior = field(default_factory=CandidatePrior)  # how the replacement is picked
 
     def __post_init__(self) -> None:
@@ -236,6 +237,21 @@ def cvr_finding(ad: AdView, siblings: Sequence[AdView], as_of: date, p: FatigueP
     return Finding(ad, "cvr", math.exp(base), math.exp(now), math.exp(change), z, 0.0, 0.0, None, retire)
 
 
+def _recent_ctr(ad: AdView, as_of: date, days: int) -> tuple[float, float]:
+    recent = ad.history.since(as_of - timedelta(days=days - 1))
+    return float(sum(recent.clicks)), float(sum(recent.impressions))
+
+
+def _worse_than_siblings(ad: AdView, s: AdSetView, as_of: date, p: FatigueParams) -> bool:
+    """The ad's recent CTR is at least ``sibling_margin`` below its active siblings' pooled recent CTR."""
+    clicks, impressions = _recent_ctr(ad, as_of, p.recent_days)
+    others = [_recent_ctr(a, as_of, p.recent_days) for a in s.ads if a.active and a.ref != ad.ref]
+    other_clicks, other_impressions = sum(c for c, _ in others), sum(i for _, i in others)
+    if not impressions or not other_impressions or not other_clicks:
+        return False
+    return clicks / impressions < (1 - p.sibling_margin) * other_clicks / other_impressions
+
+
 def _touched(snapshot: Snapshot, refs: set[Any], kinds: set[str], days: float) -> bool:
     since = snapshot.now - timedelta(days=days)
     return any(a.target in refs and a.kind in kinds and a.at > since for a in snapshot.applied)
@@ -285,8 +301,15 @@ class FatiguePolicy:
             worst = fatigued[0].ad
             launch = choose_candidate(snapshot, s, rng, p.candidates, parent_key=worst.creative_key)
         active = sum(a.active for a in s.ads)
-        if launch is None and len(fatigued) >= active:
-            fatigued = fatigued[: active - 1]  # keep the least fatigued ad running until a replacement exists
+        if launch is None:
+            # Without a replacement, retiring only helps when the worn ad is now worse than the ads that
+            # would take its traffic; ads that all wore out alike keep running (each pause costs a reset).
+            # (A CVR finding is relative to the siblings already.)
+            fatigued = [f for f in fatigued if f.metric == "cvr" or _worse_than_siblings(f.ad, s, snapshot.as_of, p)]
+            if len(fatigued) >= active:
+                fatigued = fatigued[: active - 1]  # keep the least fatigued ad running until a replacement exists
+            if not fatigued:
+                return []
         out = [self._retire(snapshot, s, f, launch is not None) for f in fatigued]
         if launch is not None and out:
             c = launch.candidate
