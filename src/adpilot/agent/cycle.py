@@ -242,7 +242,9 @@ class Agent:
         return perceive
 
     def _applied(self) -> list[PastAction]:
-        since = self.rt.clock() - timedelta(days=14)
+        # A year of the agent's own changes: cooldowns need days, but "never resume what was retired" needs
+        # the whole memory of a creative.
+        since = self.rt.clock() - timedelta(days=365)
         return [PastAction(c.target, c.kind, c.policy, c.at) for c in self.rt.warehouse.applied_changes(since)]
 
     def _cycle_count(self) -> int:
