@@ -11,7 +11,7 @@ policies'. Scores come from the market's truth, never from what the agent saw:
 - guardrail rejections and learning-phase resets caused by the agent's writes;
 - creative scenarios: the day the creative policy first names the truly best creative with ≥ 95 %;
 - fatigue: days from a creative's true 30 % CTR drop to its retirement, and retirements of creatives
-  still within 10 % of their peak.
+  still within 10 % of their fresh CTR.
 
 By default the loop reads and writes the market directly (``adpilot.bench.market_feed``); ``--path
 adapters`` goes through the real adapters over HTTP (in-process) and the warehouse, ~10x slower. A test
@@ -66,6 +66,10 @@ class RunResult:
     false_retirements: int
     retirements: int
 
+    @property
+    def label(self) -> str:
+        return f"{self.policy}+generation" if self.generation else self.policy
+
 
 def _fx(market: Any) -> FxTable:
     sc = market.scenario
@@ -102,7 +106,7 @@ def _goal(market: Any) -> Goal:
 
 def _per_minor(m: Any, ad: Any) -> float:
     """Reporting-currency major units per minor unit of the ad's account currency."""
-    return m.fx(m.currency_of(ad.platform, ad.account_id)) / float(10 ** _exp(m, ad))
+    return float(m.fx(m.currency_of(ad.platform, ad.account_id))) / float(10 ** _exp(m, ad))
 
 
 def _best_creative(market: Any, ad_set_id: str) -> str | None:
@@ -191,7 +195,6 @@ def run_one(
         creative_probe = _creative_probe(policy)
         winner_day: int | None = None
         truth_best = {s.id: _best_creative(m, s.id) for s in m.ad_sets.values()}
-        peak: dict[str, float] = {}
         drop_day: dict[str, int] = {}
         retired: dict[str, tuple[int, float]] = {}
         for k in range(n_days):
@@ -211,14 +214,14 @@ def run_one(
                             winner_day = k + 1
             st = m.live_state()
             ctr = m.ad_ctr_today(st, m.day)
+            # A creative's peak is its fresh CTR (no exposure, age 0): the fatigue in the sandbox only wears.
+            fresh = st["ctr"][st["ad_set_of"]] * st["m_ctr"]
             for i, ad in enumerate(m.slots):
-                c = float(ctr[i])
-                if ad.id not in retired and ad.status == "ACTIVE":
-                    peak[ad.id] = max(peak.get(ad.id, 0.0), c)
-                if ad.id in peak and ad.id not in drop_day and c <= 0.7 * peak[ad.id]:
+                rel = float(ctr[i] / fresh[i]) if fresh[i] > 0 else 1.0
+                if ad.id not in drop_day and rel <= 0.7:
                     drop_day[ad.id] = k
                 if state_before.get(ad.id) == "ACTIVE" and ad.status == "PAUSED" and ad.id not in retired:
-                    retired[ad.id] = (k, c / peak[ad.id] if peak.get(ad.id) else 1.0)
+                    retired[ad.id] = (k, rel)
             m.advance(1)
         records = wh.list_actions(limit=None)
         # Retirements: pauses for fatigue (the agent's fatigue policy; for a baseline, any pause).
@@ -230,7 +233,9 @@ def run_one(
             and (r.policy == "fatigue" or policy != "adpilot")
         }
         retired = {a: v for a, v in retired.items() if a in fatigue_pauses}
-        delays = tuple(max(day - drop_day[a], 0) for a, (day, _) in retired.items() if a in drop_day)
+        # Delay: from the day the true CTR fell 30 % below fresh (or the run's start, if before) to retirement;
+        # a retirement before that day is premature, and "false" while the CTR is within 10 % of fresh.
+        delays = tuple(day - drop_day[a] for a, (day, _) in retired.items() if a in drop_day and drop_day[a] <= day)
         false_ret = sum(1 for _, rel in retired.values() if rel > 0.9)
         first, last = start + first_eval - 1, start + n_days - 1
         summary = m.oracle_summary(first, last)
@@ -304,7 +309,7 @@ def summarize(results: Sequence[RunResult]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     by_key: dict[tuple[str, str], list[RunResult]] = {}
     for r in results:
-        by_key.setdefault((r.scenario, r.policy), []).append(r)
+        by_key.setdefault((r.scenario, r.label), []).append(r)
     for (scenario, policy), runs in sorted(by_key.items()):
         uniform = {r.seed: r for r in by_key.get((scenario, "uniform"), [])}
         headroom = [

@@ -146,6 +146,9 @@ def bench_policies_command(
         str, typer.Option(help="Comma-separated policy sets.")
     ] = "adpilot,uniform,seed-rules,seed-bandit,thompson",
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
+    generation: Annotated[
+        str, typer.Option(help="Variant generation for the adpilot set: off, on, or both (side by side).")
+    ] = "off",
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here as JSON.")] = None,
 ) -> None:
     """Closed-loop runs per policy on the sandbox market, scored against the dynamic oracle."""
@@ -161,18 +164,24 @@ def bench_policies_command(
     sets = [p.strip() for p in policies.split(",") if p.strip()]
     if "uniform" not in sets:
         sets.append("uniform")  # headroom is measured against it
-    jobs = [(n, p, k) for n in names for p in sets for k in range(seeds)]
+    if generation not in ("off", "on", "both"):
+        raise typer.BadParameter("off, on or both", param_hint="--generation")
+    modes = {"off": (False,), "on": (True,), "both": (False, True)}[generation]
+    jobs = [
+        (n, p, k, g) for n in names for p in sets for g in (modes if p == "adpilot" else (False,)) for k in range(seeds)
+    ]
     t0 = time.perf_counter()
     results = []
     from rich.progress import Progress
 
     with Progress(console=err) as progress, ProcessPoolExecutor(max_workers=workers) as pool:
         task = progress.add_task("closed-loop runs", total=len(jobs))
-        futures = [pool.submit(run_one, n, p, k, days=days) for n, p, k in jobs]
+        futures = [pool.submit(run_one, n, p, k, days=days, generation=g) for n, p, k, g in jobs]
         for f in futures:
             results.append(f.result())
             progress.advance(task)
     summary = summarize(results)
+    wide = out if out.is_terminal else Console(width=200)  # piped to a file: keep the columns readable
     for name, by_policy in summary.items():
         table = Table(title=f"{name} ({seeds} seeds)", title_justify="left")
         for col in COLUMNS:
@@ -183,7 +192,7 @@ def bench_policies_command(
                           _ci(f["learning_resets"], 1), _ci(f["days_to_correct_winner"], 1),
                           "" if f["fatigue_delay_median_days"] is None else f"{f['fatigue_delay_median_days']:.1f}",
                           _pct(f["false_retirement_rate"]))  # fmt: skip
-        out.print(table)
+        wide.print(table)
     out.print(f"{len(jobs)} runs in {time.perf_counter() - t0:.0f} s")
     if json_out is not None:
         json_out.write_bytes(orjson.dumps({"seeds": seeds, "scenarios": summary}, option=orjson.OPT_INDENT_2))
