@@ -164,7 +164,7 @@ def parse_scenario(data: object, *, source: str = "scenario") -> Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Load a scenario file; a bare name ("demo") means a scenario shipped with the sandbox."""
     p = Path(path)
-    if not p.exists() and not p.suffix:
+    if not p.is_file() and not p.suffix:
         p = Path(__file__).parent / "scenarios" / f"{path}.yaml"
     try:
         data = yaml.safe_load(p.read_text())

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any, TypedDict, cast
 
@@ -33,7 +33,15 @@ from langgraph.graph import END, START, StateGraph
 from adpilot.actions.guardrails import Approved, Change, GuardContext, GuardrailConfig, Rejected, guard
 from adpilot.agent.executor import Executor
 from adpilot.agent.snapshot import SnapshotInputs, build_snapshot
-from adpilot.domain.actions import LaunchAd, Pause, Resume, SetBudget, action_from_dict, action_to_dict
+from adpilot.domain.actions import (
+    LaunchAd,
+    Pause,
+    Resume,
+    SetBudget,
+    action_from_dict,
+    action_to_dict,
+    idempotency_key,
+)
 from adpilot.domain.events import AuditEvent
 from adpilot.domain.fx import FxTable
 from adpilot.domain.ids import EntityRef, Platform
@@ -301,12 +309,17 @@ class Agent:
         now = self.rt.clock()
         records = []
         for p, v in zip(state.get("proposals", []), state.get("verdicts", []), strict=True):
+            action = action_from_dict(p["action"])
+            mode = self._mode(p)
+            if mode is ApprovalMode.DRY_RUN:
+                # A dry run's record must not stand in for the real decision a later run makes.
+                action = replace(action, idempotency_key=idempotency_key("dry-run", action.idempotency_key))
             records.append(
                 new_record(
-                    action_from_dict(p["action"]),
+                    action,
                     cycle_id=state["cycle_id"],
                     policy=p["policy"],
-                    mode=self._mode(p),
+                    mode=mode,
                     now=now,
                     evidence=p["evidence"],
                     expected_impact=p["expected_impact"],
