@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 import httpx
 
 from adpilot.agent.executor import Executor, LedgerError
-from adpilot.domain.actions import action_to_dict
+from adpilot.domain.actions import Action, action_to_dict
 from adpilot.domain.events import AuditEvent
 from adpilot.domain.ids import Platform
-from adpilot.domain.ledger import ActionRecord, ActionState
+from adpilot.domain.ledger import ActionRecord, ActionState, ApprovalMode, new_record
 from adpilot.ports.platform import Connection, PlatformAdapter
 from adpilot.ports.warehouse import ActionLedger
 from adpilot.sync.service import adapter_factory
@@ -191,6 +191,28 @@ class ActionsService:
         inverse = self._with_executor(rec, lambda ex: ex.rollback(rec.action_id, actor))
         original = self.ledger.get_action(rec.action_id) or rec
         return RollbackOutcome(original, inverse)
+
+    def submit(self, action: Action, actor: str, *, evidence: Mapping[str, Any] | None = None) -> ActionRecord:
+        """A person's own change (e.g. ``adpilot creatives launch``): recorded under its key, applied at once.
+
+        Submitting the same change again finds the first record and applies nothing twice.
+        """
+        conn = self.connections.get((action.target.platform, action.target.account_id))
+        if conn is None:
+            raise LedgerError(
+                f"{action.target.platform} account {action.target.account_id}: not connected; "
+                "add it with `adpilot accounts add`"
+            )
+        now = self.now_for(conn)
+        rec = new_record(
+            action, cycle_id=f"manual-{now:%Y%m%dT%H%M%S}", policy=actor, mode=ApprovalMode.AUTO, now=now,
+            evidence=evidence,
+        )  # fmt: skip
+        self.ledger.record_actions([rec])
+        current = self.ledger.get_action(rec.action_id) or rec
+        if current.state is not ActionState.APPROVED:
+            return current
+        return self._with_executor(current, lambda ex: ex.apply(current.action_id, actor))
 
     # -- plumbing --------------------------------------------------------------------------------------
     @property

@@ -42,11 +42,13 @@ def _register_sync_commands() -> None:
 
 
 def _register_agent_commands() -> None:
-    from adpilot.entrypoints import cli_actions, cli_agent, cli_creatives, cli_rules
+    from adpilot.entrypoints import cli_actions, cli_agent, cli_creatives, cli_rules, cli_studio
 
     app.add_typer(cli_agent.agent_app, name="agent")
     app.add_typer(cli_actions.app, name="actions")
     app.add_typer(cli_rules.app, name="rules")
+    cli_creatives.app.command("generate")(cli_studio.generate_command)
+    cli_creatives.app.command("launch")(cli_studio.launch_command)
     app.add_typer(cli_creatives.app, name="creatives")
     app.command("demo")(cli_agent.demo_command)
     bench_app.command("policies")(cli_agent.bench_policies_command)

@@ -32,7 +32,8 @@ def _container(ctx: typer.Context) -> Container:
 
 def _service(ctx: typer.Context) -> ActionsService:
     c = _container(ctx)
-    return ActionsService(c.warehouse, lambda: c.accounts.all())
+    # Launches upload their image from the asset library.
+    return ActionsService(c.warehouse, lambda: c.accounts.all(), adapter_options={"asset_bytes": c.asset_store.get})
 
 
 def _actor(by: str | None) -> str:
