@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from adpilot.accounts import normalize_account_id
-from adpilot.agent.snapshot import SnapshotInputs, last_complete_day
+from adpilot.agent.snapshot import INSIGHT_FIELDS, SnapshotInputs, last_complete_day
 from adpilot.domain.actions import Action, LaunchAd, Pause, Resume, SetBid, SetBudget
 from adpilot.domain.entities import Ad, AdAccount, AdSet, Campaign, Creative
 from adpilot.domain.fx import FxTable
@@ -66,21 +66,7 @@ def market_inputs(
     ad_sets: list[AdSet] = []
     ads: list[Ad] = []
     creatives: list[Creative] = []
-    cols: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "platform",
-            "account_id",
-            "ad_id",
-            "day",
-            "impressions",
-            "clicks",
-            "spend_minor",
-            "conversions",
-            "value_minor",
-            "currency",
-        )
-    }
+    cols: dict[str, list[Any]] = {k: [] for k in INSIGHT_FIELDS}
     now = market.now
     for acc in market.accounts.values():
         accounts.append(AdAccount(Platform(acc.platform), _our_id(acc), acc.name, acc.currency, acc.timezone))
