@@ -310,3 +310,30 @@ def launch_action(snapshot: Snapshot, ad_set: AdSetView, c: CreativeCandidate, r
         call_to_action=c.call_to_action,
         link_url=c.link_url,
     )
+
+
+def conversions_per_day(snapshot: Snapshot, ad_set: AdSetView) -> float:
+    """Lag-adjusted conversions per day over the last 7 days (the ad set's series, else its ads')."""
+    first = snapshot.as_of - timedelta(days=6)
+    parts = [ad_set.history] if len(ad_set.history) else [a.history for a in ad_set.ads]
+    return math.fsum(lag_adjusted_conversions(snapshot, ad_set.platform, h.since(first)) for h in parts) / 7.0
+
+
+def learning_cost(
+    snapshot: Snapshot,
+    ad_set: AdSetView,
+    *,
+    penalty: float = 0.2,
+    events: float = 50.0,
+    window_days: int = 7,
+    horizon_days: float = 14.0,
+) -> float:
+    """Expected share of the horizon's conversions lost to the learning phase an ad change starts.
+
+    Learning ends after ``events`` conversions within ``window_days``; an ad set already learning that
+    cannot reach that pace loses nothing more by another reset.
+    """
+    per_day = conversions_per_day(snapshot, ad_set)
+    if per_day * window_days < events:
+        return 0.0 if ad_set.learning else penalty
+    return penalty * min(events / per_day, horizon_days) / horizon_days

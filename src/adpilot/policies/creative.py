@@ -48,10 +48,11 @@ from adpilot.policies._stats import (
     best_arm_stats,
     beta_prior,
     choose_candidate,
+    conversions_per_day,
     day_effects,
     eligible_candidates,
-    lag_adjusted_conversions,
     launch_action,
+    learning_cost,
     overdispersion_factor,
     pooled_rate,
     recency_weight,
@@ -397,23 +398,10 @@ def recently_changed(snapshot: Snapshot, ad_set: AdSetView, days: float) -> bool
 
 
 def _learning_cost(snapshot: Snapshot, ad_set: AdSetView, p: CreativeParams) -> float:
-    """Expected share of the horizon's conversions lost to the learning phase a change starts.
-
-    Learning ends after ``learning_events`` conversions within ``learning_window_days``; an ad set already
-    learning that cannot reach that pace loses nothing more by another reset.
-    """
-    per_day = _conversions_per_day(snapshot, ad_set)
-    if per_day * p.learning_window_days < p.learning_events:
-        return 0.0 if ad_set.learning else p.learning_penalty
-    days = p.learning_events / per_day
-    return p.learning_penalty * min(days, p.horizon_days) / p.horizon_days
-
-
-def _conversions_per_day(snapshot: Snapshot, ad_set: AdSetView) -> float:
-    """Lag-adjusted conversions per day over the last 7 days (the ad set's series, else its ads')."""
-    first = snapshot.as_of - timedelta(days=6)
-    parts = [ad_set.history] if len(ad_set.history) else [a.history for a in ad_set.ads]
-    return math.fsum(lag_adjusted_conversions(snapshot, ad_set.platform, h.since(first)) for h in parts) / 7.0
+    return learning_cost(
+        snapshot, ad_set, penalty=p.learning_penalty, events=p.learning_events,
+        window_days=p.learning_window_days, horizon_days=p.horizon_days,
+    )  # fmt: skip
 
 
 def _pct(x: float) -> str:
@@ -560,7 +548,7 @@ class CreativePolicy:
             f"It has a {_pct(a.p_best)} chance of being the best ad and costs an expected {_pct(a.expected_loss)} of "
             "the best ad's conversion rate, after allowing for conversions not reported yet."
         )
-        per_day = _conversions_per_day(snapshot, s)
+        per_day = conversions_per_day(snapshot, s)
         gain = a.impression_share * a.expected_loss
         impact = (
             f"About +{gain:.1%} conversions in this ad set (~{gain * per_day:.1f}/day) once its "

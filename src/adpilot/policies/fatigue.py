@@ -242,14 +242,17 @@ def _recent_ctr(ad: AdView, as_of: date, days: int) -> tuple[float, float]:
     return float(sum(recent.clicks)), float(sum(recent.impressions))
 
 
-def _worse_than_siblings(ad: AdView, s: AdSetView, as_of: date, p: FatigueParams) -> bool:
-    """The ad's recent CTR is at least ``sibling_margin`` below its active siblings' pooled recent CTR."""
+def _worth_retiring(snapshot: Snapshot, ad: AdView, s: AdSetView, p: FatigueParams) -> bool:
+    """Without a replacement: the ad's recent CTR is at least ``sibling_margin`` below its active siblings'
+    pooled recent CTR. (Weighing its traffic share x shortfall against the learning reset, as the creative
+    test does, kept worn ads running for weeks in the full-stack market and cost more than it saved.)"""
+    as_of = snapshot.as_of
     clicks, impressions = _recent_ctr(ad, as_of, p.recent_days)
     others = [_recent_ctr(a, as_of, p.recent_days) for a in s.ads if a.active and a.ref != ad.ref]
     other_clicks, other_impressions = sum(c for c, _ in others), sum(i for _, i in others)
     if not impressions or not other_impressions or not other_clicks:
         return False
-    return clicks / impressions < (1 - p.sibling_margin) * other_clicks / other_impressions
+    return 1 - (clicks / impressions) / (other_clicks / other_impressions) >= p.sibling_margin
 
 
 def _touched(snapshot: Snapshot, refs: set[Any], kinds: set[str], days: float) -> bool:
@@ -305,7 +308,7 @@ class FatiguePolicy:
             # Without a replacement, retiring only helps when the worn ad is now worse than the ads that
             # would take its traffic; ads that all wore out alike keep running (each pause costs a reset).
             # (A CVR finding is relative to the siblings already.)
-            fatigued = [f for f in fatigued if f.metric == "cvr" or _worse_than_siblings(f.ad, s, snapshot.as_of, p)]
+            fatigued = [f for f in fatigued if f.metric == "cvr" or _worth_retiring(snapshot, f.ad, s, p)]
             if len(fatigued) >= active:
                 fatigued = fatigued[: active - 1]  # keep the least fatigued ad running until a replacement exists
             if not fatigued:
