@@ -47,6 +47,9 @@ class AgentSettings(BaseModel):
     seed: int = 0
     window_days: int = Field(default=60, ge=14, le=400)
     rules_file: Path | None = None
+    generation: bool = Field(
+        default=False, description="Offer the creative policies copy variants of each ad set's best ad to launch."
+    )
     default_approval: ApprovalModeName = "auto"
     approvals: dict[str, ApprovalModeName] = Field(
         default_factory=dict, description="Per policy (budget, creative, fatigue) or rule (rule:NAME)."

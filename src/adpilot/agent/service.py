@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,15 +21,16 @@ import httpx
 
 from adpilot.actions.guardrails import GuardrailConfig
 from adpilot.agent.cycle import Agent, AgentConfig, CycleState, Runtime
-from adpilot.agent.snapshot import SnapshotInputs, inputs_from_warehouse
+from adpilot.agent.snapshot import SnapshotInputs, build_snapshot, inputs_from_warehouse
 from adpilot.config import AgentSettings
+from adpilot.creative.candidates import SourceAd, best_ad_sources, variant_candidates
 from adpilot.domain.fx import FxTable
 from adpilot.domain.ids import Platform
 from adpilot.domain.ledger import ApprovalMode
-from adpilot.domain.snapshot import Goal, Objective, PastAction
+from adpilot.domain.snapshot import AdView, CreativeCandidate, Goal, Objective, PastAction
 from adpilot.lake import Lake
 from adpilot.policies.registry import policy_set
-from adpilot.ports.assets import AssetLinker
+from adpilot.ports.assets import AssetLinker, AssetStore
 from adpilot.ports.platform import Connection, PlatformAdapter
 from adpilot.ports.warehouse import Warehouse
 from adpilot.sync.runner import SyncEngine
@@ -90,6 +91,8 @@ class Production:
     window_days: int = 60
     adapter_options: dict[str, Any] | None = None
     assets: AssetLinker | None = None  # links synced creatives to the asset library
+    asset_store: AssetStore | None = None  # with ``generation``: images of the variants to launch
+    generation: bool = False
 
     def runtime(self) -> Runtime:
         adapters: dict[tuple[Platform, str], PlatformAdapter] = {}
@@ -119,12 +122,33 @@ class Production:
 
         def inputs(cycle: int, applied: Sequence[PastAction]) -> SnapshotInputs:
             fx = FxTable.build(self.reporting_currency, self.warehouse.fx_rates())
-            return inputs_from_warehouse(
+            base = inputs_from_warehouse(
                 self.warehouse, now=self.clock(), fx=fx, goal=self.goal, cycle=cycle, applied=applied,
                 window_days=self.window_days,
             )  # fmt: skip
+            if not self.generation or self.asset_store is None:
+                return base
+            return replace(base, candidates=tuple(self._variants(base, cycle)))
 
         return Runtime(self.warehouse, inputs, adapter_for, self.clock, perceive)
+
+    def _variants(self, inputs: SnapshotInputs, cycle: int) -> list[CreativeCandidate]:
+        """Copy variants of each running ad set's best ad, on that ad's image from the library."""
+        store = self.asset_store
+        creatives = {(c.platform, c.creative_id): c for c in inputs.creatives}
+        ads = {a.ref: a for a in inputs.ads}
+
+        def source_of(view: AdView) -> SourceAd | None:
+            ad = ads.get(view.ref)
+            cr = creatives.get((ad.platform, ad.creative_id)) if ad and ad.creative_id else None
+            if cr is None or not cr.asset_id or store is None or not store.exists(cr.asset_id):
+                return None
+            return SourceAd(view.ref.platform, view.creative_key, cr.headline, cr.body, cr.call_to_action,
+                            cr.link_url, cr.asset_id)  # fmt: skip
+
+        snapshot = build_snapshot(inputs)
+        taken = [(c.headline, c.body) for c in inputs.creatives]
+        return variant_candidates(best_ad_sources(snapshot, source_of), seed=cycle, taken=taken)
 
 
 @contextlib.asynccontextmanager

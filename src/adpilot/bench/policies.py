@@ -118,28 +118,25 @@ def _best_creative(market: Any, ad_set_id: str) -> str | None:
 
 
 def _generated(m: Any, snapshot: Any, store: dict[str, bytes], seed: int) -> list[Any]:
-    """Copy variants of each active ad set's best delivering ad, on its image (the bench's generator)."""
+    """Copy variants of each running ad set's best ad, on its image (the bench's generator)."""
     import hashlib
 
-    from adpilot.creative.candidates import SourceAd, variant_candidates
+    from adpilot.creative.candidates import SourceAd, best_ad_sources, variant_candidates
 
-    sources: list[SourceAd] = []
-    for s in snapshot.active_ad_sets():
-        recent = [(a, a.history.since(snapshot.as_of - timedelta(days=13)).totals()) for a in s.ads if a.active]
-        recent = [(a, t) for a, t in recent if t["impressions"] > 0]
-        if not recent:
-            continue
-        best, _ = max(recent, key=lambda at: at[1]["conversions"] / at[1]["impressions"])
-        ad = m.ads[best.ref.entity_id]
+    def source_of(view: Any) -> SourceAd:
+        ad = m.ads[view.ref.entity_id]
         cr = m.creatives[ad.creative_id]
         image_id = None
         if cr.image_hash:
             data = m.image(ad.platform, ad.account_id, cr.image_hash).data
             image_id = "sha256:" + hashlib.sha256(data).hexdigest()
             store[image_id] = data
-        sources.append(SourceAd(s.platform, best.creative_key, cr.headline, cr.body, cr.cta, cr.link_url, image_id))
+        return SourceAd(view.ref.platform, view.creative_key, cr.headline, cr.body, cr.cta, cr.link_url, image_id)
+
     taken = [(c.headline, c.body) for c in m.creatives.values()]
-    return variant_candidates(sources, per_source=2, seed=seed + snapshot.cycle, taken=taken)
+    return variant_candidates(
+        best_ad_sources(snapshot, source_of), per_source=2, seed=seed + snapshot.cycle, taken=taken
+    )
 
 
 def run_one(

@@ -7,13 +7,14 @@ so a winner can be challenged and a fatigued creative refreshed. Deterministic f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from adpilot.creative.generate_text import BrandRules, SourceCopy, generate_text_variants
 from adpilot.domain.entities import asset_id_for_text
 from adpilot.domain.ids import Platform
-from adpilot.domain.snapshot import CreativeCandidate
+from adpilot.domain.snapshot import AdView, CreativeCandidate, Snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,4 +70,23 @@ def variant_candidates(
                     parent_key=src.key,
                 )
             )
+    return out
+
+
+def best_ad_sources(
+    snapshot: Snapshot, source_of: Callable[[AdView], SourceAd | None], *, days: int = 14
+) -> list[SourceAd]:
+    """Per running ad set, its active ad with the most conversions per impression over the last ``days``
+    (reported), as a source to vary; ``source_of`` supplies its copy and image (None: not variable)."""
+    out: list[SourceAd] = []
+    first = snapshot.as_of - timedelta(days=days - 1)
+    for s in snapshot.active_ad_sets():
+        scored = [(a, a.history.since(first).totals()) for a in s.ads if a.active]
+        scored = [(a, t) for a, t in scored if t["impressions"] > 0]
+        if not scored:
+            continue
+        best, _ = max(scored, key=lambda at: at[1]["conversions"] / at[1]["impressions"])
+        src = source_of(best)
+        if src is not None:
+            out.append(src)
     return out

@@ -53,7 +53,9 @@ def agent_run(
         async with httpx.AsyncClient(timeout=httpx.Timeout(120.0)) as client:
             prod = Production(c.warehouse, c.lake if settings.lake_enabled else None, connections, client, clock,
                               goal_of(settings.agent), settings.reporting_currency,
-                              window_days=settings.agent.window_days, assets=c.asset_library)  # fmt: skip
+                              window_days=settings.agent.window_days, assets=c.asset_library,
+                              adapter_options={"asset_bytes": c.asset_store.get}, asset_store=c.asset_store,
+                              generation=settings.agent.generation)  # fmt: skip
             async with checkpointer(settings.agent.checkpoint_url, settings.data_dir) as saver:
                 agent = Agent(agent_config(settings.agent, dry_run=dry_run), prod.runtime(), saver)
                 book = CycleBook(settings.data_dir / "agent-state.json")
