@@ -410,24 +410,18 @@ class Insights:
         ads: list[Ad] = rep["ads"]
         if not ads:
             return [], self._summary(acc, q, Totals(), scope) if q.default_summary else None
-        if not q.overlapping:
+        if not q.overlapping:  # one bucket per reported day: columns (the loop below serves time_ranges)
             return self._compute_columns(acc, scope, q, rep, wanted)
         days = rep["day"].tolist()
         cols = [rep[c].tolist() for c in ("impressions", "clicks", "spend", "conversions", "value")]
         groups: dict[tuple[int, str], tuple[Ad, Totals]] = {}
         total = Totals()
-        if q.overlapping:
-            bucket_days = [(i, m.day_of(b.start), m.day_of(b.stop)) for i, b in enumerate(q.buckets)]
-        else:
-            index = {}
-            for i, b in enumerate(q.buckets):
-                for t in range(m.day_of(b.start), m.day_of(b.stop) + 1):
-                    index[t] = i
+        bucket_days = [(i, m.day_of(b.start), m.day_of(b.stop)) for i, b in enumerate(q.buckets)]
         for j, ad in enumerate(ads):
             if not wanted(ad):
                 continue
             t = days[j]
-            hits = [i for i, lo, hi in bucket_days if lo <= t <= hi] if q.overlapping else [index[t]]
+            hits = [i for i, lo, hi in bucket_days if lo <= t <= hi]
             values = (cols[0][j], cols[1][j], cols[2][j], cols[3][j], cols[4][j])
             level_id = acc.id if q.level == "account" else getattr(self._level_entity(ad, q.level), "id", "")
             for i in hits:

@@ -50,6 +50,7 @@ RULES = {
         "adpilot.config",
         "adpilot.rules_file",
         "adpilot.accounts",
+        "adpilot.creative",
         "adpilot.agent",
     ),
     "adpilot.warehouse": (

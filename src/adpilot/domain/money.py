@@ -217,6 +217,8 @@ def sum_money(items: list[Money], currency: str) -> Money:
 # whitespace, non-ASCII digits, more than 18 digits, non-strings...) go through the scalar constructor one by
 # one, so every result, and every error, is the scalar one.
 _INT64_DIGITS = 18  # any 18-digit number fits int64; scaling stays within it
+
+
 def _minor_digits_pattern(exp: int) -> re.Pattern[str]:
     """Comma-joined unsigned amounts with exactly ``exp`` decimals ("12.34,0.50" for USD), 18 digits at most."""
     one = f"[0-9]{{1,{_INT64_DIGITS - exp}}}" + (f"\\.[0-9]{{{exp}}}" if exp else "")
@@ -250,9 +252,9 @@ def minor_from_major_strings(values: Sequence[str], currency: str) -> list[int]:
     except TypeError:  # not all strings: the scalar constructor decides about each
         return [Money.of_major(v, currency).minor for v in values]
     if _MINOR_DIGITS[exp].fullmatch(joined):  # the usual shape ("12.34" for USD): exactly the minor digits
-        digits = joined.replace(".", "").split(",")
-        if len(digits) == n:  # no value held a comma of its own
-            return list(map(int, digits))
+        numbers = joined.replace(".", "").split(",")
+        if len(numbers) == n:  # no value held a comma of its own
+            return list(map(int, numbers))
     if not joined.isascii() or "\x00" in joined:  # NumPy byte strings would drop trailing NULs
         return [Money.of_major(v, currency).minor for v in values]
     raw = np.array(values, dtype=np.bytes_)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -131,7 +131,7 @@ class InsightColumns:
     conversion_value_minor: list[int] = field(default_factory=list)
     attribution_setting: list[str] = field(default_factory=list)
 
-    _LISTS = (
+    ROW_FIELDS: ClassVar[tuple[str, ...]] = (
         "campaign_id", "ad_set_id", "ad_id", "day", "impressions", "clicks", "spend_minor", "conversions",
         "conversion_value_minor", "attribution_setting",
     )  # fmt: skip
@@ -140,7 +140,7 @@ class InsightColumns:
         return len(self.ad_id)
 
     def extend(self, other: InsightColumns) -> None:
-        for name in self._LISTS:
+        for name in self.ROW_FIELDS:
             getattr(self, name).extend(getattr(other, name))
 
     def add_insights(self, rows: Iterable[DailyInsight]) -> None:
@@ -166,14 +166,19 @@ class InsightColumns:
 
     def batch(self, window: InsightWindow) -> InsightBatch:
         """The validated batch: one row per (ad, day), the latest values at the pair's first place."""
-        n = len(self)
-        latest = dict(zip(zip(self.ad_id, self.day, strict=True), range(n), strict=True))
-        keep: list[int] | None = None if len(latest) == n else list(latest.values())
+        whole = self._batch(window, None)
+        if _duplicate_pairs(whole.table).num_rows == 0:  # the usual case: every pair came once
+            return whole
+        latest = dict(zip(zip(self.ad_id, self.day, strict=True), range(len(self)), strict=True))
+        return self._batch(window, list(latest.values()))
+
+    def _batch(self, window: InsightWindow, keep: list[int] | None) -> InsightBatch:
+        """The rows at ``keep`` (all when None), validated but for duplicate pairs, which ``batch`` handles."""
 
         def pick(values: list[Any]) -> list[Any]:
             return values if keep is None else [values[i] for i in keep]
 
-        size = n if keep is None else len(keep)
+        size = len(self) if keep is None else len(keep)
         conversions = pick(self.conversions)
         conv: Any
         if set(map(type, conversions)) <= {int}:  # whole counts: straight into the decimal column
@@ -199,7 +204,13 @@ class InsightColumns:
             "conversion_value_minor": pick(self.conversion_value_minor),
             "attribution_setting": pick(self.attribution_setting),
         }
-        return InsightBatch._from_columns(window, columns, unique_pairs=True)  # keyed by (ad, day) above
+        return InsightBatch._from_columns(window, columns, unique_pairs=True)
+
+
+def _duplicate_pairs(table: pa.Table) -> pa.Table:
+    """The (ad, day) pairs that occur more than once, with their counts."""
+    counts = table.group_by(["ad_id", "day"]).aggregate([([], "count_all")])
+    return counts.filter(pc.greater(counts.column("count_all"), 1))
 
 
 def _kind(t: pa.DataType) -> str:
@@ -259,8 +270,7 @@ def _validate(window: InsightWindow, table: pa.Table, *, duplicates: bool = True
     if len(currencies) > 1:
         raise InvalidRows(f"currency: one account reports in one currency, got {sorted(currencies)}")
     if duplicates and table.num_rows:
-        counts = table.group_by(["ad_id", "day"]).aggregate([([], "count_all")])
-        dup = counts.filter(pc.greater(counts.column("count_all"), 1))
+        dup = _duplicate_pairs(table)
         if dup.num_rows:
             first = dup.slice(0, 1).to_pylist()[0]
             raise InvalidRows(

@@ -64,7 +64,8 @@ ProgressSink = Callable[[Progress], None]
 
 
 # Pages handed to the lake writer and not yet written; a sync that gets further ahead waits for the oldest.
-_IN_FLIGHT = 8
+# Each holds its decoded page (tens of MB for 5,000 insight rows), so few: the writer keeps up anyway.
+_IN_FLIGHT = 3
 
 
 class _PageRecorder:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from itertools import repeat
+from itertools import islice, repeat
 from typing import Any
 
 from adpilot.domain.actions import Action, LaunchAd, Pause, Resume, SetBid, SetBudget
@@ -457,19 +457,32 @@ def csv_insight_columns(text: str, acc: AdAccount) -> InsightColumns | None:
     body = text.lstrip("\ufeff")
     if '"' in body or "\r" in body or "\x00" in body:
         return None
-    head, _, rest = body.partition("\n")
-    header = head.split(",")
+    lines = body.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    if not lines:
+        return None
+    header = lines[0].split(",")
     names = (*S.REPORT_DIMENSIONS, *S.REPORT_METRICS)
     if any(h != h.strip() for h in header) or len(set(header)) != len(header) or not set(names) <= set(header):
         return None
     width = len(header)
-    lines = rest.removesuffix("\n").split("\n") if rest else []
-    # Without quotes, csv reads a line as line.split(","): with width - 1 commas on every line, the file is
-    # one flat list of fields, width at a time.
-    if lines and set(map(str.count, lines, repeat(","))) != {width - 1}:
+    # Without quotes, csv reads a line as line.split(","): with width - 1 commas on every line, a run of lines
+    # is one flat list of fields, width at a time. A few thousand lines at a time keep the fields few.
+    if len(lines) > 1 and set(map(str.count, islice(lines, 1, None), repeat(","))) != {width - 1}:
         return None
-    fields = ",".join(lines).split(",") if lines else []
-    return _report_columns({name: fields[header.index(name) :: width] for name in names}, acc)
+    at = [header.index(name) for name in names]
+    out = _report_columns({name: [] for name in names}, acc)
+    for start in range(1, len(lines), _CSV_LINES):
+        fields = ",".join(lines[start : start + _CSV_LINES]).split(",")
+        part = _report_columns({name: fields[i::width] for name, i in zip(names, at, strict=True)}, acc)
+        if part is None or out is None:
+            return None
+        out.extend(part)
+    return out
+
+
+_CSV_LINES = 8192
 
 
 def _strings(values: list[Any]) -> bool:
