@@ -14,18 +14,16 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 import httpx
 
 from adpilot.accounts import CREDENTIAL_KEYS
 from adpilot.agent.cycle import Agent
 from adpilot.agent.service import CycleBook, Production, agent_config, checkpointer, run_cycle
-from adpilot.bench.policies import run_one
+from adpilot.bench.policies import reporting_per_minor, run_one
 from adpilot.bootstrap import Container
 from adpilot.domain.fx import FxRate
 from adpilot.domain.ids import Platform
-from adpilot.domain.money import currency_exponent
 from adpilot.domain.snapshot import Goal, Objective
 from adpilot.sync.runner import SyncEngine
 from adpilot.sync.service import run_sync
@@ -110,8 +108,7 @@ async def _demo(container: Container, days: int, seed: int, on_day: Callable[[De
                 t = m.day
                 m.advance(1)
                 rec = m.records[t]
-                fx = [_per_minor(m, a) for a in m.slots[: len(rec.spend)]]
-                spend = sum(float(s) * f for s, f in zip(rec.spend, fx, strict=True))
+                spend = float((rec.spend * reporting_per_minor(m)[: len(rec.spend)]).sum())
                 day = DemoDay(
                     m.date_of(t).isoformat(),
                     spend,
@@ -131,19 +128,3 @@ async def _demo(container: Container, days: int, seed: int, on_day: Callable[[De
     result.uniform_pct_oracle = 100 * uniform.expected / uniform.oracle if uniform.oracle else 0.0
     result.uniform_conversions = uniform.conversions
     return result
-
-
-def _per_minor(m: Any, ad: Any) -> float:
-    """Reporting-currency major units per minor unit of the ad's account currency."""
-    currency = m.currency_of(ad.platform, ad.account_id)
-    return float(m.fx(currency)) / float(10 ** currency_exponent(currency))
-
-
-def demo_summary(result: DemoResult) -> dict[str, Any]:
-    return {
-        "days": len(result.days),
-        "agent_pct_oracle": round(result.agent_pct_oracle, 2),
-        "uniform_pct_oracle": round(result.uniform_pct_oracle, 2),
-        "agent_conversions": result.agent_conversions,
-        "uniform_conversions": result.uniform_conversions,
-    }

@@ -98,9 +98,10 @@ def last_complete_day(now: datetime, accounts: Sequence[AdAccount]) -> date:
     return max((now.astimezone(ZoneInfo(a.timezone)).date() - timedelta(days=1)) for a in accounts)
 
 
-def _window(inputs: SnapshotInputs) -> tuple[date, date]:
-    as_of = last_complete_day(inputs.now, inputs.accounts)
-    return as_of - timedelta(days=inputs.window_days - 1), as_of
+def window_of(now: datetime, accounts: Sequence[AdAccount], window_days: int) -> tuple[date, date]:
+    """The first and last report day a snapshot covers: ``window_days`` complete days."""
+    as_of = last_complete_day(now, accounts)
+    return as_of - timedelta(days=window_days - 1), as_of
 
 
 def inputs_from_warehouse(
@@ -117,8 +118,7 @@ def inputs_from_warehouse(
     """Read entities and the last ``window_days`` of daily ad rows from the warehouse."""
     wh = warehouse
     accounts = [e for e in wh.get_entities(Level.ACCOUNT) if isinstance(e, AdAccount)]
-    probe = SnapshotInputs(now, accounts, (), (), (), (), pa.table({}), fx, goal, window_days=window_days)
-    first, last = _window(probe)
+    first, last = window_of(now, accounts, window_days)
     return SnapshotInputs(
         now=now,
         accounts=accounts,
@@ -219,7 +219,7 @@ def _learning(ad_set: AdSetView, applied: Sequence[PastAction], ad_refs: set[Ent
 
 def build_snapshot(inputs: SnapshotInputs, completeness: Completeness | None = None) -> Snapshot:
     """The snapshot of ``inputs``; ``completeness`` estimates the reported share of recent days."""
-    first, as_of = _window(inputs)
+    first, as_of = window_of(inputs.now, inputs.accounts, inputs.window_days)
     days, cols = _reporting_columns(inputs, first, as_of)
     by_ad: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i in np.flatnonzero(cols["keep"]):

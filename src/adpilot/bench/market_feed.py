@@ -10,13 +10,12 @@ shows both paths make identical decisions on a scenario, day after day.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
 
 from adpilot.accounts import normalize_account_id
-from adpilot.agent.snapshot import INSIGHT_FIELDS, SnapshotInputs, last_complete_day
+from adpilot.agent.snapshot import INSIGHT_FIELDS, SnapshotInputs, window_of
 from adpilot.domain.actions import Action, LaunchAd, Pause, Resume, SetBid, SetBudget
 from adpilot.domain.entities import Ad, AdAccount, AdSet, Campaign, Creative
 from adpilot.domain.fx import FxTable
@@ -70,8 +69,7 @@ def market_inputs(
     now = market.now
     for acc in market.accounts.values():
         accounts.append(AdAccount(Platform(acc.platform), _our_id(acc), acc.name, acc.currency, acc.timezone))
-    last = last_complete_day(now, accounts)
-    first = last - timedelta(days=window_days - 1)
+    first, last = window_of(now, accounts, window_days)
     for acc in market.accounts.values():
         p, cur, our_id = Platform(acc.platform), acc.currency, _our_id(acc)
         for c in market.campaigns_of(acc.platform, acc.id):

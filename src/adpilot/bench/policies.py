@@ -90,9 +90,10 @@ def _goal(market: Any) -> Goal:
     sc = market.scenario
     objective = Objective.VALUE if sc.objective == "value" else Objective.CONVERSIONS
     spend = value = conversions = 0.0
+    unit = reporting_per_minor(market)
     for t in range(market.day):
         rec = market.records[t]
-        per_minor = np.array([_per_minor(market, a) for a in market.slots[: len(rec.spend)]])
+        per_minor = unit[: len(rec.spend)]
         spend += float((rec.spend * per_minor).sum())
         value += float((rec.attributed_value * per_minor).sum())
         conversions += float(rec.attributed.sum())
@@ -104,9 +105,15 @@ def _goal(market: Any) -> Goal:
     )
 
 
-def _per_minor(m: Any, ad: Any) -> float:
-    """Reporting-currency major units per minor unit of the ad's account currency."""
-    return float(m.fx(m.currency_of(ad.platform, ad.account_id))) / float(10 ** _exp(m, ad))
+def reporting_per_minor(m: Any) -> Any:
+    """Per ad slot of market ``m``: reporting-currency major units per minor unit of its account currency."""
+    from adpilot.domain.money import currency_exponent
+
+    def one(ad: Any) -> float:
+        currency = m.currency_of(ad.platform, ad.account_id)
+        return float(m.fx(currency)) / float(10 ** currency_exponent(currency))
+
+    return np.array([one(a) for a in m.slots], dtype=np.float64)
 
 
 def _best_creative(market: Any, ad_set_id: str) -> str | None:
@@ -237,10 +244,9 @@ def run_one(
         first, last = start + first_eval - 1, start + n_days - 1
         summary = m.oracle_summary(first, last)
         conv = value = spend = 0.0
-        st = m.live_state()
+        unit_fx = reporting_per_minor(m)
         for t in range(first, last + 1):
             rec = m.records[t]
-            unit_fx = np.array([_per_minor(m, a) for a in m.slots])
             n = len(rec.spend)
             conv += float(rec.conversions.sum())
             value += float((rec.value * unit_fx[:n]).sum())
@@ -266,12 +272,6 @@ def run_one(
         false_retirements=false_ret,
         retirements=len(retired),
     )
-
-
-def _exp(m: Any, ad: Any) -> int:
-    from adpilot.domain.money import currency_exponent
-
-    return currency_exponent(m.currency_of(ad.platform, ad.account_id))
 
 
 def _creative_probe(policy: str) -> Any:
