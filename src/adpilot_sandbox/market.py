@@ -105,6 +105,7 @@ class DayRecord:
     set_attributed: FloatArray  # attributed conversions per ad set (index = ad-set creation order)
     expected_conversions: float  # noise-free expectation of the actual delivery (reporting objective)
     oracle_inputs: dict[str, Any]  # the morning's true state the oracle needs; solved on demand
+    set_budget: FloatArray  # each ad set's budget that day in reporting currency (0 when nothing could deliver)
     oracle_result: dict[str, Any] | None = None
 
 
@@ -779,6 +780,7 @@ class Market:
                 set_attr,
                 expected,
                 oracle_inputs(self, st, day, ctr),
+                np.where(active, st["budget"] / st["unit"] * st["fx"], 0.0),
             )
         )
         self._update_learning(sets, day)

@@ -159,14 +159,16 @@ def human_paused_star(seed: int) -> AdSetView:
     return simulated_set(rng, m, ads)
 
 
-def test_a_paused_ad_that_is_plausibly_best_is_resumed_unless_adpilot_paused_it() -> None:
+def test_a_paused_ad_that_is_plausibly_best_is_resumed_unless_adpilot_paused_it_lately() -> None:
     s = human_paused_star(9)
     props = run(snapshot([s]))
     resumed = [p for p in props if isinstance(p.action, Resume)]
     assert [p.action.target for p in resumed] == [s.ads[0].ref]
     assert resumed[0].evidence["ad"]["p_best"] >= 0.5
-    ours = PastAction(s.ads[0].ref, "pause", "fatigue", now_for(AS_OF) - timedelta(days=30))
-    assert not any(isinstance(p.action, Resume) for p in run(snapshot([s], applied=[ours])))
+    lately = PastAction(s.ads[0].ref, "pause", "fatigue", now_for(AS_OF) - timedelta(days=7))
+    assert not any(isinstance(p.action, Resume) for p in run(snapshot([s], applied=[lately])))
+    long_ago = PastAction(s.ads[0].ref, "pause", "fatigue", now_for(AS_OF) - timedelta(days=20))
+    assert any(isinstance(p.action, Resume) for p in run(snapshot([s], applied=[long_ago])))
 
 
 def test_posterior_summary_covers_only_active_ad_sets_with_two_ads_in_test() -> None:
@@ -230,7 +232,7 @@ def test_a_starved_loser_is_not_worth_a_learning_reset() -> None:
     ads = [AdTruth("A", cvr=0.03), AdTruth("B", cvr=0.03), AdTruth("C", cvr=0.012, weight=0.05)]
     snap = snapshot([simulated_set(rng, m, ads)])
     assert run(snap) == []
-    free_learning = CreativePolicy(CreativeParams(learning_penalty=0.0))
+    free_learning = CreativePolicy(CreativeParams(learning_penalty=0.0, min_gain=0.0))
     assert paused(free_learning(snap, np.random.default_rng(0))) == {"s1-2"}
 
 

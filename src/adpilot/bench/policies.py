@@ -65,6 +65,9 @@ class RunResult:
     fatigue_delays: tuple[int, ...]
     false_retirements: int
     retirements: int
+    allocation: float = 0.0  # the agent's budgets on the true curves with each ad set's best creative
+    recovery_days: tuple[int | None, ...] = ()  # per CPM regime shift: days until allocation is back near the oracle
+    outage_moved: tuple[float, ...] = ()  # per tracking outage: largest share of total budget moved off its platform
 
     @property
     def label(self) -> str:
@@ -243,6 +246,7 @@ def run_one(
         false_ret = sum(1 for _, rel in retired.values() if rel > 0.9)
         first, last = start + first_eval - 1, start + n_days - 1
         summary = m.oracle_summary(first, last)
+        allocation = [_allocation_value(m, t) for t in range(start, last + 1)]
         conv = value = spend = 0.0
         unit_fx = reporting_per_minor(m)
         for t in range(first, last + 1):
@@ -271,7 +275,61 @@ def run_one(
         fatigue_delays=delays,
         false_retirements=false_ret,
         retirements=len(retired),
+        allocation=sum(allocation[first - start :]),
+        recovery_days=_recoveries(m, start, allocation),
+        outage_moved=_outage_moves(m, start, last),
     )
+
+
+RECOVERY_SHARE = 0.95  # "back within 5 % of the oracle"
+RECOVERY_HOLD = 3  # ... and staying there for this many days
+
+
+def _allocation_value(m: Any, t: int) -> float:
+    """Expected outcome on day ``t`` of the budgets the agent set, on the true curves, had each ad set run its
+    best creative without a learning penalty: the agent's allocation scored apart from its creative choices."""
+    from adpilot_sandbox.oracle import curve_value
+
+    rec = m.records[t]
+    o = rec.oracle_inputs
+    b = rec.set_budget[: len(o["v"])]
+    return float(curve_value(b, o["v"], o["c"], o["i_max"], o["k"], o["alpha"]).sum())
+
+
+def _recoveries(m: Any, start: int, allocation: Sequence[float]) -> tuple[int | None, ...]:
+    """For each CPM regime shift inside the run: days from the shift until the agent's allocation is worth
+    ≥ 95 % of the oracle's for 3 days running (None if it never is)."""
+    out: list[int | None] = []
+    for ev in m.scenario.events:
+        if ev.kind != "cpm_shift" or not start <= ev.day < start + len(allocation):
+            continue
+        share = [allocation[t - start] / m.oracle(t)["expected"] for t in range(ev.day, start + len(allocation))]
+        hit = next(
+            (d for d in range(len(share) - RECOVERY_HOLD + 1) if min(share[d : d + RECOVERY_HOLD]) >= RECOVERY_SHARE),
+            None,
+        )
+        out.append(hit)
+    return tuple(out)
+
+
+def _platform_budget(m: Any, t: int, on: Any) -> float:
+    b = m.records[t].set_budget
+    return float(b[on[: len(b)]].sum())
+
+
+def _outage_moves(m: Any, start: int, last: int) -> tuple[float, ...]:
+    """For each tracking outage inside the run: the largest share of the total daily budget taken off the
+    outage platform's ad sets, from the day before the outage to a week after it ends (conversions restate)."""
+    out: list[float] = []
+    for ev in m.scenario.events:
+        if ev.kind != "tracking_outage" or not start < ev.day <= last:
+            continue
+        on = np.array([s.platform == ev.platform for s in m.ad_sets.values()], dtype=bool)
+        end = min(last, ev.day + (ev.days or 1) + 6)
+        spent = [_platform_budget(m, t, on) for t in range(ev.day - 1, end + 1)]
+        moved = max(spent[0] - x for x in spent[1:])
+        out.append(max(moved, 0.0) / m.oracle_budget())
+    return tuple(out)
 
 
 def _creative_probe(policy: str) -> Any:
@@ -285,6 +343,18 @@ def _creative_probe(policy: str) -> Any:
         return {ref.entity_id: (p.winner.entity_id if p.winner else None) for ref, p in posts.items()}
 
     return winners
+
+
+def _shock_figures(runs: Sequence[RunResult]) -> dict[str, Any]:
+    shifts = [d for r in runs for d in r.recovery_days]
+    if not shifts and not any(r.outage_moved for r in runs):
+        return {}
+    recovered = [d for d in shifts if d is not None]
+    return {
+        "shift_recovery_days_median": float(np.median(recovered)) if recovered else None,
+        "shifts_recovered_within_7_days": (sum(1 for d in recovered if d <= 7) / len(shifts)) if shifts else None,
+        "outage_budget_moved_pct": mean_ci([100 * x for r in runs for x in r.outage_moved]),
+    }
 
 
 def mean_ci(values: Sequence[float]) -> dict[str, float | None]:
@@ -326,6 +396,8 @@ def summarize(results: Sequence[RunResult]) -> dict[str, Any]:
             "cpa": mean_ci([r.spend / r.conversions for r in runs if r.conversions]),
             "roas": mean_ci([r.value / r.spend for r in runs if r.spend]),
             "pct_oracle": mean_ci([100 * r.expected / r.oracle for r in runs if r.oracle]),
+            "allocation_pct_oracle": mean_ci([100 * r.allocation / r.oracle for r in runs if r.oracle]),
+            "creative_efficiency_pct": mean_ci([100 * r.expected / r.allocation for r in runs if r.allocation]),
             "headroom_vs_uniform": mean_ci(headroom) if policy != "uniform" else None,
             "guardrail_rejections": mean_ci([float(r.rejections) for r in runs]),
             "applied_changes": mean_ci([float(r.applied) for r in runs]),
@@ -334,5 +406,6 @@ def summarize(results: Sequence[RunResult]) -> dict[str, Any]:
             "runs_with_correct_winner": sum(1 for r in runs if r.winner_day is not None),
             "fatigue_delay_median_days": float(np.median(delays)) if delays else None,
             "false_retirement_rate": (sum(r.false_retirements for r in runs) / retirements) if retirements else None,
+            **_shock_figures(runs),
         }
     return out

@@ -19,13 +19,18 @@ judged against another's good weeks), **recency-weighted** (creatives drift) and
 ad's own day-level noise (a day of 2,000 clicks is not worth 2,000 independent trials when the day's rate
 itself moves by ~10 %).
 
-**Decisions.** Monte-Carlo draws give each ad's P(best) and expected relative loss. An ad is paused when
-it is clearly losing (P(best) below ``pause_p_best``, expected loss above ``pause_loss``, enough traffic
-to judge) and the batch's expected gain beats the cost of a learning reset; a winner is declared by the
-top-two rule (P(best) >= ``confidence`` with minimum evidence for the leader and runner-up); a paused
-ad is resumed only when it is plausibly the best and the agent never paused or resumed it before (no
-pause -> resume -> pause churn); a candidate creative is launched when a winner is declared or too few
-ads remain in contention. An ad set changed by the agent within ``cooldown_days`` is left alone.
+**Decisions.** Monte-Carlo draws give each ad's P(best) and expected relative loss. The policy then picks
+the set of active ads with the best expected conversions per impression: the platform re-divides a paused
+ad's share of impressions among the ads that stay, so each candidate set (the best ``m`` ads by posterior
+mean) is worth its impression-weighted rate in every draw. The ad set changes, in one batch, only when the
+new set gains with probability ``gain_confidence``, by more than ``min_gain`` and more than the cost of the
+learning reset the change starts. Ads still plausibly best (P(best) at least ``pause_p_best``) or with too
+little traffic to judge always stay. A winner is declared by the top-two rule
+(P(best) >= ``confidence`` with minimum evidence for the leader and runner-up); a paused ad is resumed
+only when it ranks among the best (its old evidence weighs less the longer it rests) and the agent did not
+pause or resume it within ``resume_after_days`` (no pause -> resume -> pause churn); a candidate creative
+is launched when a winner is declared or too few ads remain in contention. An ad set changed by the agent
+within ``cooldown_days`` is left alone.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from adpilot.domain.status import Status
 from adpilot.policies._stats import (
     CandidatePrior,
     Counts,
+    FloatArray,
     best_arm_stats,
     beta_prior,
     choose_candidate,
@@ -85,14 +91,15 @@ class CreativeParams:
     # Clearly not the best. Looser thresholds (0.03-0.05) pause faster and score higher in the creative
     # bake-off, but then pause one of several equal ads in about one market in eight (unit test).
     pause_p_best: float = 0.02
-    pause_loss: float = 0.05  # expected share of the best ad's rate lost by keeping it
-    pause_min_days: int = 5  # delivering days before an ad can be judged
+    pause_min_days: int = 4  # delivering days before an ad can be judged
+    gain_confidence: float = 0.9  # P(the new set of active ads beats the current one) needed to change it
+    min_gain: float = 0.03  # expected relative gain in conversions per impression below which nothing changes
     pause_min_conversions: float = 10.0  # conversions it was expected to have at the ad set's rate
-    resume_p_best: float = 0.5  # a paused ad comes back only when more likely than not the best
     resume_max_idle_days: int = 28  # older evidence about a paused ad is not trusted
+    resume_after_days: float = 14.0  # an ad the agent paused or resumed stays as it is this long
     min_active: int = 2  # active ads kept while the test runs (1 once a winner is declared)
     max_active: int = 6  # no launch beyond this many active ads
-    cooldown_days: float = 7.0  # leave an ad set alone this long after the agent changed its ads
+    cooldown_days: float = 5.0  # leave an ad set alone this long after the agent changed its ads
     horizon_days: float = 14.0  # days over which a pause's gain is weighed against a learning reset
     learning_penalty: float = 0.2  # relative conversion loss while learning (reference: CPA x1.2–1.5)
     learning_events: float = 50.0  # conversions within learning_window_days that end learning
@@ -106,6 +113,8 @@ class CreativeParams:
             raise ValueError("confidence: must be in (0.5, 1)")
         if not 0 <= self.pause_p_best <= self.keep_p_best < 1:
             raise ValueError("need 0 <= pause_p_best <= keep_p_best < 1")
+        if not 0.5 <= self.gain_confidence < 1:
+            raise ValueError("gain_confidence: must be in [0.5, 1)")
         if self.min_active < 1 or self.max_active < self.min_active:
             raise ValueError("need 1 <= min_active <= max_active")
 
@@ -162,6 +171,7 @@ class AdSetPosterior:
     leader: EntityRef  # highest P(best)
     winner: EntityRef | None  # declared by the top-two rule, else None
     enough_evidence: bool  # leader and runner-up have the minimum evidence
+    draws: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), compare=False, repr=False)  # rate draws
 
     def of(self, ad: EntityRef) -> AdPosterior:
         return next(a for a in self.ads if a.ad == ad)
@@ -208,25 +218,28 @@ def _last_delivery(ad: AdView) -> date | None:
     return next((d for d, i in zip(reversed(h.days), reversed(h.impressions), strict=True) if i > 0), None)
 
 
-def _agent_touched(snapshot: Snapshot, ref: EntityRef, kind: str) -> bool:
-    return any(a.target == ref and a.kind == kind for a in snapshot.applied)
+def _agent_touched(snapshot: Snapshot, ref: EntityRef, kinds: frozenset[str], days: float) -> bool:
+    since = snapshot.now - timedelta(days=days)
+    return any(a.target == ref and a.kind in kinds and a.at > since for a in snapshot.applied)
 
 
-def _resumable(snapshot: Snapshot, ad: AdView, p: CreativeParams) -> date | None:
-    """The anchor of a paused ad's evidence if the agent may resume it, else None.
+_STATUS_CHANGES = frozenset({ActionKind.PAUSE.value, ActionKind.RESUME.value})
 
-    Ads the agent paused (a loser, a fatigued ad) or resumed before are never resumed: that is churn.
+
+def _resumable(snapshot: Snapshot, ad: AdView, p: CreativeParams) -> bool:
+    """Whether a paused ad may come back into the test.
+
+    Its evidence is read from today, like every ad's, so the longer it has been idle the less its old
+    rate weighs and the wider its posterior: in a fatiguing market a rested ad can again be the best one,
+    but only a clear expected gain brings it back. An ad the agent paused or resumed within
+    ``resume_after_days`` stays paused (no pause -> resume -> pause churn).
     """
     if ad.status is not Status.PAUSED:
-        return None
-    if _agent_touched(snapshot, ad.ref, ActionKind.PAUSE.value) or _agent_touched(
-        snapshot, ad.ref, ActionKind.RESUME.value
-    ):
-        return None
+        return False
+    if _agent_touched(snapshot, ad.ref, _STATUS_CHANGES, p.resume_after_days):
+        return False
     last = _last_delivery(ad)
-    if last is None or (snapshot.as_of - last).days > p.resume_max_idle_days:
-        return None
-    return last
+    return last is not None and (snapshot.as_of - last).days <= p.resume_max_idle_days
 
 
 def _arms(snapshot: Snapshot, ad_set: AdSetView, p: CreativeParams) -> list[_Arm]:
@@ -237,10 +250,9 @@ def _arms(snapshot: Snapshot, ad_set: AdSetView, p: CreativeParams) -> list[_Arm
     """
     raw: list[tuple[AdView, tuple[_Day, ...]]] = []
     for ad in ad_set.ads:
-        anchor = snapshot.as_of if ad.active else _resumable(snapshot, ad, p)
-        if anchor is None:
+        if not ad.active and not _resumable(snapshot, ad, p):
             continue
-        rows = _rows(snapshot, ad_set.platform, ad, anchor, p)
+        rows = _rows(snapshot, ad_set.platform, ad, snapshot.as_of, p)
         if rows:
             raw.append((ad, rows))
     if not raw:
@@ -356,7 +368,7 @@ def _posterior(
         math.fsum(a.conversions_adjusted for a in top_two) >= p.min_conversions
     )
     winner = leader.ad if enough and leader.active and leader.p_best >= p.confidence else None
-    return AdSetPosterior(ad_set.ref, ad_set.name, tuple(ads), leader.ad, winner, enough)
+    return AdSetPosterior(ad_set.ref, ad_set.name, tuple(ads), leader.ad, winner, enough, samples)
 
 
 def _all_arms(snapshot: Snapshot, p: CreativeParams) -> tuple[dict[EntityRef, list[_Arm]], dict[Platform, _Priors]]:
@@ -381,6 +393,18 @@ def creative_posteriors(
         for s in snapshot.ad_sets
         if s.active and len(arms[s.ref]) >= 2
     }
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """A change of an ad set's active ads: indices into its posterior's ads, with its expected relative gain
+    in conversions per impression, the probability that it gains at all, and the learning cost it starts."""
+
+    pause: tuple[int, ...]
+    resume: tuple[int, ...]
+    gain: float
+    likely: float
+    cost: float = 0.0
 
 
 # -- the policy ------------------------------------------------------------------------------------------
@@ -466,28 +490,11 @@ class CreativePolicy:
         p = self.params
         leader = post.of(post.leader)
         active = [a for a in s.ads if a.active]
-        staying = [a for a in active if a.ref not in leaving]
-        floor = 1 if post.winner is not None else min(p.min_active, len(active))
-
-        resume = [a for a in post.ads if not a.active and a.p_best >= p.resume_p_best and a.ad == post.leader][:1]
-        losers = sorted(
-            (
-                a
-                for a in post.ads
-                if a.active
-                and a.ad not in leaving
-                and a.ad != post.winner
-                and a.p_best < p.pause_p_best
-                and a.expected_loss > p.pause_loss
-                and a.days >= p.pause_min_days
-                and self._expected_conversions(post, a) >= p.pause_min_conversions
-            ),
-            key=lambda a: -a.expected_loss,
-        )
-        room = len(staying) + len(resume) - floor
-        pauses = losers[: max(room, 0)]
-        gain = math.fsum(a.impression_share * a.expected_loss for a in pauses)
-        cost = _learning_cost(snapshot, s, p)
+        # A reset the fatigue policy's retirement starts anyway makes further changes in the same batch free.
+        cost = 0.0 if leaving else _learning_cost(snapshot, s, p)
+        change = self._best_change(post, leaving, cost)
+        pauses = [post.ads[k] for k in change.pause]
+        resume = [post.ads[k] for k in change.resume]
 
         in_contention = [
             a for a in post.ads if (a.active and a not in pauses and a.p_best >= p.keep_p_best) or a in resume
@@ -505,16 +512,71 @@ class CreativePolicy:
             elif post.enough_evidence and len(in_contention) < p.min_active:
                 launch_reason = f"only {len(in_contention)} ad(s) in '{s.name}' are still in contention"
 
-        if pauses and gain <= cost and not resume and launch_reason is None:
-            pauses = []  # not worth a learning reset on its own; revisit when there is more to gain
         out: list[Proposal] = []
         for a in resume:
             out.append(self._resume(snapshot, s, post, a))
         for a in pauses:
-            out.append(self._pause(snapshot, s, post, a, cost))
+            out.append(self._pause(snapshot, s, post, a, change))
         if launch_reason is not None:
             out.extend(self._launch(snapshot, s, post, rng, launch_reason))
         return out
+
+    def _best_change(self, post: AdSetPosterior, leaving: frozenset[EntityRef], cost: float) -> _Change:
+        """The set of active ads with the best expected rate for the ad set, if it beats the current set.
+
+        The platform shares an ad set's impressions among its active ads by its own predictions, and pausing
+        ads re-divides their share among the others in proportion (the ads' recent impression shares). A
+        candidate set is the best ``m`` ads by posterior mean (ads with P(best) at least ``pause_p_best`` and
+        ads with too little evidence to judge always stay; a paused ad the agent may resume enters by rank,
+        at most one); its value in each posterior draw is the impression-weighted rate. A change is made when
+        the relative gain is positive with probability ``gain_confidence`` and its expectation beats both
+        ``min_gain`` and ``cost``, the learning reset it starts.
+        """
+        p = self.params
+        ads = post.ads
+        q = post.draws
+        n = len(ads)
+        base = [k for k, a in enumerate(ads) if a.active and a.ad not in leaving]
+        if not base or q.shape[1] != n:
+            return _Change((), (), 0.0, 1.0)
+        shares = np.array([a.impression_share for k, a in enumerate(ads)], dtype=np.float64)
+        known = shares[base][shares[base] > 0]
+        fill = float(known.mean()) if len(known) else 1.0 / len(base)
+        weight = np.where(shares > 0, shares, fill)
+        for k, a in enumerate(ads):
+            if not a.active:  # a resumed ad competes as strongly as the strongest active one
+                weight[k] = max(float(weight[base].max()), fill)
+        protected = {
+            k
+            for k in base
+            if ads[k].ad == post.winner
+            or ads[k].p_best >= p.pause_p_best
+            or ads[k].days < p.pause_min_days
+            or self._expected_conversions(post, ads[k]) < p.pause_min_conversions
+        }
+
+        def value(members: Sequence[int]) -> FloatArray:
+            idx = np.array(sorted(members))
+            w = weight[idx]
+            return np.asarray(q[:, idx] @ w / w.sum(), dtype=np.float64)
+
+        v0 = value(base)
+        safe = np.where(v0 > 0, v0, 1.0)
+        order = sorted(range(n), key=lambda k: -ads[k].rate)
+        resumable = [k for k in order if not ads[k].active][:1]
+        ranked = [k for k in order if k in base or k in resumable]
+        best: _Change = _Change((), (), 0.0, 1.0)
+        for m in range(1, len(ranked) + 1):
+            members = set(ranked[:m]) | protected
+            if members == set(base):
+                continue
+            gain = value(sorted(members)) / safe - 1.0
+            expected, likely = float(gain.mean()), float((gain > 0).mean())
+            if likely >= p.gain_confidence and expected > max(cost, p.min_gain) and expected > best.gain:
+                pause = tuple(k for k in base if k not in members)
+                resume = tuple(k for k in members if k not in base)
+                best = _Change(pause, resume, expected, likely, cost)
+        return best
 
     @staticmethod
     def _expected_conversions(post: AdSetPosterior, a: AdPosterior) -> float:
@@ -533,7 +595,9 @@ class CreativePolicy:
             and self.params.min_active > 1
         )
 
-    def _pause(self, snapshot: Snapshot, s: AdSetView, post: AdSetPosterior, a: AdPosterior, cost: float) -> Proposal:
+    def _pause(
+        self, snapshot: Snapshot, s: AdSetView, post: AdSetPosterior, a: AdPosterior, change: _Change
+    ) -> Proposal:
         best = post.of(post.leader)
         cur = snapshot.reporting_currency
         cpa_a, cpa_b = _cpa(a), _cpa(best)
@@ -542,18 +606,20 @@ class CreativePolicy:
             if cpa_a is not None and cpa_b is not None
             else ""
         )
+        others = len(change.pause) - 1
+        batch = f" (with {others} other ad(s) paused in the same change)" if others > 0 else ""
         reason = (
-            f"Pause '{a.name}' in '{s.name}': over its last {a.days} delivering days it converted "
+            f"Pause '{a.name}' in '{s.name}'{batch}: over its recent delivering days it converted "
             f"{a.rate * 1000:.3f} per 1,000 impressions vs {best.rate * 1000:.3f} for '{best.name}'{cpa_text}. "
-            f"It has a {_pct(a.p_best)} chance of being the best ad and costs an expected {_pct(a.expected_loss)} of "
-            "the best ad's conversion rate, after allowing for conversions not reported yet."
+            f"It has a {_pct(a.p_best)} chance of being the best ad; giving its "
+            f"{a.impression_share:.0%} of impressions to the ads that stay raises the ad set's conversions per "
+            f"impression with {_pct(change.likely)} probability, after allowing for conversions not reported yet."
         )
         per_day = conversions_per_day(snapshot, s)
-        gain = a.impression_share * a.expected_loss
         impact = (
-            f"About +{gain:.1%} conversions in this ad set (~{gain * per_day:.1f}/day) once its "
-            f"{a.impression_share:.0%} of impressions go to stronger ads; the ad set re-enters learning "
-            f"(expected cost {cost:.1%} over the next {self.params.horizon_days:g} days)."
+            f"About {change.gain:+.1%} conversions in this ad set (~{change.gain * per_day:+.1f}/day) for the change "
+            f"as a whole; the ad set re-enters learning (expected cost {change.cost:.1%} over the next "
+            f"{self.params.horizon_days:g} days)."
         )
         return Proposal(
             action=Pause(
@@ -566,7 +632,9 @@ class CreativePolicy:
                 "ad": a.evidence(),
                 "best": best.evidence(),
                 "winner_declared": post.winner is not None,
-                "learning_cost": round(cost, 4),
+                "change_gain_expected": round(change.gain, 4),
+                "change_gain_probability": round(change.likely, 4),
+                "learning_cost": round(change.cost, 4),
             },
             expected_impact=impact,
         )
