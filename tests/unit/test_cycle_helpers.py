@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from adpilot.actions.guardrails import Approved, Rejected
 from adpilot.agent.cycle import combine, cuts_first, keep_one_active, plain
-from adpilot.domain.actions import Pause, Resume, SetBudget
+from adpilot.domain.actions import LaunchAd, Pause, Resume, SetBudget
 from adpilot.domain.ids import EntityRef, Level, Platform
 from adpilot.domain.money import Money
 from adpilot.domain.snapshot import AdSetView, AdView, Goal, Proposal, Snapshot
@@ -63,6 +64,13 @@ def test_pauses_that_would_empty_a_running_ad_set_are_refused() -> None:
     assert all(isinstance(v, Approved) for v in replaced)
     refused_resume = keep_one_active(SNAP, [Approved(p0), Approved(p1), Rejected(resume, "cooldown", "x")])
     assert [type(v).__name__ for v in refused_resume] == ["Rejected", "Rejected", "Rejected"]
+    launch = LaunchAd(target=SET, reason="refresh", idempotency_key="k-launch", name="new", asset_ids=("sha256:x",))
+    refreshed = keep_one_active(SNAP, [Approved(p0), Approved(p1), Approved(launch)])
+    assert all(isinstance(v, Approved) for v in refreshed)  # the new ad keeps the ad set running
+    paused_launch = replace(launch, start_paused=True)
+    assert isinstance(keep_one_active(SNAP, [Approved(p0), Approved(p1), Approved(paused_launch)])[0], Rejected)
+    refused_launch = keep_one_active(SNAP, [Approved(p0), Approved(p1), Rejected(launch, "launch_cap", "x")])
+    assert [type(v).__name__ for v in refused_launch] == ["Rejected", "Rejected", "Rejected"]
 
 
 def test_evidence_becomes_plain_json() -> None:

@@ -14,6 +14,7 @@ from adpilot.domain.actions import LaunchAd, Pause, Resume
 from adpilot.domain.ids import Level, Platform
 from adpilot.domain.snapshot import AdSetView, PastAction, Proposal, Snapshot
 from adpilot.domain.status import Status
+from adpilot.policies._stats import CandidateChoice, CandidatePrior, launch_worth, launches_left
 from adpilot.policies.creative import CreativeParams, CreativePolicy, creative_posteriors
 from tests.unit.policy_fixtures import (
     AS_OF,
@@ -244,3 +245,27 @@ def test_a_lone_ad_gets_a_challenger_once_it_has_a_track_record() -> None:
     assert "single ad" in props[0].action.reason
     young = simulated_set(rng, Market(n_days=3), [AdTruth("Solo")])
     assert run(snapshot([young], candidates=[candidate("new")])) == []
+
+
+def test_no_launch_is_proposed_once_the_weekly_launch_cap_is_used() -> None:
+    s = clear_winner_set(1)
+    hero_key = s.ads[0].creative_key
+    cands = [candidate("child-a", parent=hero_key), candidate("child-b", parent=hero_key)]
+    now = now_for(AS_OF)
+    two = [PastAction(s.ref, "launch_ad", "creative", now - timedelta(days=d)) for d in (6, 8.5)]
+    props = run(snapshot([s], candidates=cands, applied=two[1:]), 5)  # one launch 8.5 days ago: outside the week
+    assert any(isinstance(p.action, LaunchAd) for p in props)
+    capped = CreativePolicy(CreativeParams(candidates=CandidatePrior(launch_cap=1)))
+    props = capped(snapshot([s], candidates=cands, applied=two), np.random.default_rng(5))
+    assert not any(isinstance(p.action, LaunchAd) for p in props)
+    assert launches_left(snapshot([s], applied=two), s, 2) == 1
+
+
+def test_a_launch_must_pay_for_its_trial_and_the_reset() -> None:
+    rng = np.random.default_rng(0)
+    unknown = CandidateChoice(candidate("new"), "no history", 1.0, 1.0, shape=1 / 0.36**2, rate=1 / 0.36**2)
+    net_even, p_even = launch_worth(unknown, 1.0, 0.0, rng)
+    assert net_even > 0 and 0.4 < p_even < 0.6  # as likely better as worse: the upside is kept, the trial is short
+    net_strong, p_strong = launch_worth(unknown, 1.6, 0.0, rng)
+    assert net_strong < 0 and p_strong < 0.15  # against a clear winner, a random newcomer rarely pays
+    assert launch_worth(unknown, 1.0, 0.2, rng)[0] < net_even - 0.19  # the learning reset is charged in full

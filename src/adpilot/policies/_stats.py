@@ -190,10 +190,15 @@ class CandidatePrior:
     window_days: int = 42  # history used to judge a creative or its parent where it already runs
     relative_sd: float = 0.36  # spread of creatives' conversions per impression (CTR 0.30 and CVR 0.20 combined)
     heritability: float = 0.65  # child quality = parent quality^rho x noise (reference: rho 0.5–0.8)
+    # Launches per ad set in 7 days the policies plan within: the guardrail's cap (its default is 2), so a
+    # launch is proposed only when it can pass.
+    launch_cap: int = 2
 
     def __post_init__(self) -> None:
         if self.window_days < 1 or self.relative_sd <= 0 or not 0 <= self.heritability <= 1:
             raise ValueError("window_days >= 1, relative_sd > 0, heritability in [0, 1]")
+        if self.launch_cap < 0:
+            raise ValueError("launch_cap: must be >= 0")
 
 
 def lag_adjusted_conversions(snapshot: Snapshot, platform: Platform, s: Series) -> float:
@@ -235,6 +240,15 @@ class CandidateChoice:
     basis: str  # "live elsewhere", "parent", or "no history"
     prior_mean: float  # expected quality relative to the ads it will run beside
     draw: float  # the winning draw
+    shape: float = 1.0  # its Gamma(shape, rate) posterior (of the parent's quality for basis "parent")
+    rate: float = 1.0
+    rho: float = 1.0  # heritability for basis "parent", else 1
+    noise_sd: float = 0.0  # lognormal noise of a child around its parent's quality^rho
+
+    def sample(self, rng: np.random.Generator, n: int) -> FloatArray:
+        """``n`` draws of the candidate's quality relative to the ads it will run beside."""
+        base = rng.gamma(self.shape, 1.0 / self.rate, size=n) ** self.rho
+        return np.asarray(base * np.exp(rng.normal(0.0, self.noise_sd, size=n)), dtype=np.float64)
 
     def evidence(self) -> dict[str, Any]:
         return {
@@ -283,18 +297,44 @@ def choose_candidate(
         parent = _relative_evidence(snapshot, c.parent_key, prior.window_days) if c.parent_key else (0.0, 0.0)
         if exp > 0:
             shape, rate = kappa + obs, kappa + exp
-            choice = CandidateChoice(c, "live elsewhere", shape / rate, float(rng.gamma(shape, 1.0 / rate)))
+            draw = float(rng.gamma(shape, 1.0 / rate))
+            choice = CandidateChoice(c, "live elsewhere", shape / rate, draw, shape, rate)
         elif parent[1] > 0:
             shape, rate = kappa + parent[0], kappa + parent[1]
-            draw = float(rng.gamma(shape, 1.0 / rate)) ** rho * math.exp(
-                float(rng.normal(0.0, math.sqrt((1 - rho**2) * v)))
-            )
-            choice = CandidateChoice(c, "parent", (shape / rate) ** rho, draw)
+            noise_sd = math.sqrt((1 - rho**2) * v)
+            draw = float(rng.gamma(shape, 1.0 / rate)) ** rho * math.exp(float(rng.normal(0.0, noise_sd)))
+            choice = CandidateChoice(c, "parent", (shape / rate) ** rho, draw, shape, rate, rho, noise_sd)
         else:
-            choice = CandidateChoice(c, "no history", 1.0, float(rng.gamma(kappa, 1.0 / kappa)))
+            draw = float(rng.gamma(kappa, 1.0 / kappa))
+            choice = CandidateChoice(c, "no history", 1.0, draw, kappa, kappa)
         if best is None or choice.draw > best.draw:
             best = choice
     return best
+
+
+def launches_left(snapshot: Snapshot, ad_set: AdSetView, cap: int) -> int:
+    """Launches the ad set may still take within the guardrail's 7-day cap (``cap``)."""
+    since = snapshot.now - timedelta(days=7)
+    done = sum(
+        1 for a in snapshot.applied if a.kind == ActionKind.LAUNCH_AD.value and a.target == ad_set.ref and a.at > since
+    )
+    return max(cap - done, 0)
+
+
+def launch_worth(
+    choice: CandidateChoice, incumbent: float, cost: float, rng: np.random.Generator, *, trial_share: float = 0.25
+) -> tuple[float, float]:
+    """Expected net relative gain of launching ``choice`` beside an ad set whose best ad runs at
+    ``incumbent`` times the ad set's average rate, and the chance the newcomer beats it.
+
+    The upside is the newcomer's expected improvement over the incumbent (kept if it wins); the downside is
+    its shortfall on the share of traffic (``trial_share`` of the horizon) it takes while it is being
+    judged, plus ``cost``, the learning reset a launch starts.
+    """
+    c = choice.sample(rng, 4000) / max(incumbent, 1e-9)
+    upside = float(np.maximum(c - 1.0, 0.0).mean())
+    downside = float(np.maximum(1.0 - c, 0.0).mean()) * trial_share
+    return upside - downside - cost, float((c > 1.0).mean())
 
 
 def launch_action(snapshot: Snapshot, ad_set: AdSetView, c: CreativeCandidate, reason: str) -> LaunchAd:

@@ -58,6 +58,8 @@ from adpilot.policies._stats import (
     day_effects,
     eligible_candidates,
     launch_action,
+    launch_worth,
+    launches_left,
     learning_cost,
     overdispersion_factor,
     pooled_rate,
@@ -395,6 +397,19 @@ def creative_posteriors(
     }
 
 
+def _incumbent(post: AdSetPosterior | None) -> float:
+    """The best active ad's rate relative to the ad set's impression-weighted average (1 without a test)."""
+    if post is None:
+        return 1.0
+    active = [a for a in post.ads if a.active]
+    shares = math.fsum(a.impression_share for a in active)
+    if not active or shares <= 0:
+        return 1.0
+    mean = math.fsum(a.rate * a.impression_share for a in active) / shares
+    best = max(a.rate for a in active)
+    return best / mean if mean > 0 else 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class _Change:
     """A change of an ad set's active ads: indices into its posterior's ads, with its expected relative gain
@@ -471,10 +486,13 @@ class CreativePolicy:
             if len(set_arms) >= 2:
                 post = _posterior(snapshot, s, set_arms, priors[s.platform], p, rng)
                 out.extend(self._decide(snapshot, s, post, rng, leaving))
-            elif not leaving and self._single_ad_needs_company(s, set_arms):
-                out.extend(
-                    self._launch(snapshot, s, None, rng, f"'{s.name}' runs a single ad, nothing to test against")
-                )
+            elif (
+                not leaving
+                and self._single_ad_needs_company(s, set_arms)
+                and launches_left(snapshot, s, p.candidates.launch_cap) > 0
+            ):
+                why = f"'{s.name}' runs a single ad, nothing to test against"
+                out.extend(self._launch(snapshot, s, None, rng, why, _learning_cost(snapshot, s, p)))
         return out
 
     # one ad set ----------------------------------------------------------------------------------------
@@ -502,7 +520,7 @@ class CreativePolicy:
         pending = [a for a in active if all(x.ad != a.ref for x in post.ads)]  # active, not delivered yet
         active_after = len(active) - len(pauses) + len(resume)
         launch_reason = None
-        can_launch = bool(eligible_candidates(snapshot, s))
+        can_launch = bool(eligible_candidates(snapshot, s)) and launches_left(snapshot, s, p.candidates.launch_cap) > 0
         if can_launch and not pending and not leaving and active_after < p.max_active:
             if post.winner is not None:
                 launch_reason = (
@@ -518,7 +536,9 @@ class CreativePolicy:
         for a in pauses:
             out.append(self._pause(snapshot, s, post, a, change))
         if launch_reason is not None:
-            out.extend(self._launch(snapshot, s, post, rng, launch_reason))
+            # The launch resets learning unless the batch already does.
+            launch_cost = 0.0 if out else _learning_cost(snapshot, s, p)
+            out.extend(self._launch(snapshot, s, post, rng, launch_reason, launch_cost))
         return out
 
     def _best_change(self, post: AdSetPosterior, leaving: frozenset[EntityRef], cost: float) -> _Change:
@@ -673,10 +693,15 @@ class CreativePolicy:
         post: AdSetPosterior | None,
         rng: np.random.Generator,
         why: str,
+        cost: float,
     ) -> list[Proposal]:
         choice = choose_candidate(snapshot, s, rng, self.params.candidates)
         if choice is None:
             return []
+        incumbent = _incumbent(post)
+        net, p_better = launch_worth(choice, incumbent, cost, rng)
+        if net <= 0:
+            return []  # the newcomer's expected upside does not pay for its trial and the reset
         c = choice.candidate
         basis = {
             "live elsewhere": f"it already runs elsewhere at ~{choice.prior_mean:.2f}x its neighbours' rate",
@@ -688,7 +713,13 @@ class CreativePolicy:
         }[choice.basis]
         n = len(eligible_candidates(snapshot, s))
         reason = f"Launch '{c.name}' in '{s.name}': {why}. Chosen among {n} candidate(s): {basis}."
-        evidence: dict[str, Any] = {"candidate": choice.evidence()}
+        evidence: dict[str, Any] = {
+            "candidate": choice.evidence(),
+            "incumbent_relative_rate": round(incumbent, 4),
+            "p_beats_incumbent": round(p_better, 4),
+            "expected_net_gain": round(net, 4),
+            "learning_cost": round(cost, 4),
+        }
         if post is not None:
             evidence["ads"] = [x.evidence() for x in post.ads]
             evidence["winner"] = str(post.winner) if post.winner else None
@@ -698,8 +729,10 @@ class CreativePolicy:
                 policy=self.name,
                 evidence=evidence,
                 expected_impact=(
-                    "A new creative gets a share of impressions while the platform learns it; if it beats the "
-                    f"current ads (prior expectation {choice.prior_mean:.2f}x) conversions per impression rise."
+                    "A new creative gets a share of impressions while the platform learns it; it beats the best "
+                    f"current ad with probability {p_better:.0%} (prior expectation {choice.prior_mean:.2f}x the "
+                    f"ad set's average rate against the best ad's {incumbent:.2f}x), worth an expected "
+                    f"{net:+.1%} of the ad set's conversions after its trial and the learning reset."
                 ),
             )
         ]

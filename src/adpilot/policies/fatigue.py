@@ -37,7 +37,7 @@ import numpy as np
 
 from adpilot.domain.actions import ActionKind, Pause
 from adpilot.domain.snapshot import AdSetView, AdView, Proposal, Snapshot, decision_key
-from adpilot.policies._stats import CandidatePrior, choose_candidate, launch_action
+from adpilot.policies._stats import CandidatePrior, choose_candidate, launch_action, launches_left
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +300,7 @@ class FatiguePolicy:
             return []
         launch = None
         recently_launched = _touched(snapshot, {s.ref}, {ActionKind.LAUNCH_AD.value}, p.launch_cooldown_days)
-        if p.refresh and not recently_launched:
+        if p.refresh and not recently_launched and launches_left(snapshot, s, p.candidates.launch_cap) > 0:
             worst = fatigued[0].ad
             launch = choose_candidate(snapshot, s, rng, p.candidates, parent_key=worst.creative_key)
         active = sum(a.active for a in s.ads)
