@@ -129,3 +129,13 @@ def test_snapshot_of_market_matches_snapshot_of_warehouse_after_backfill(tmp_pat
     assert _comparable(a) == _comparable(b)
     assert sum(len(s.history) for s in a.ad_sets) > 0
     wh.close()
+
+
+def test_generated_variants_launch_on_the_fast_path() -> None:
+    """With generation on, the agent's launches reach the market (the executor's duplicate-launch check reads
+    the account's ads through the fast path's adapter) and none fails."""
+    from adpilot.bench.policies import run_one
+
+    result = run_one("fatigue-refresh", "adpilot", 0, days=30, generation=True)
+    assert result.failed == 0
+    assert result.launches >= 1

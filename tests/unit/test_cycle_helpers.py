@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from adpilot.actions.guardrails import Approved, Rejected
@@ -65,12 +64,9 @@ def test_pauses_that_would_empty_a_running_ad_set_are_refused() -> None:
     refused_resume = keep_one_active(SNAP, [Approved(p0), Approved(p1), Rejected(resume, "cooldown", "x")])
     assert [type(v).__name__ for v in refused_resume] == ["Rejected", "Rejected", "Rejected"]
     launch = LaunchAd(target=SET, reason="refresh", idempotency_key="k-launch", name="new", asset_ids=("sha256:x",))
-    refreshed = keep_one_active(SNAP, [Approved(p0), Approved(p1), Approved(launch)])
-    assert all(isinstance(v, Approved) for v in refreshed)  # the new ad keeps the ad set running
-    paused_launch = replace(launch, start_paused=True)
-    assert isinstance(keep_one_active(SNAP, [Approved(p0), Approved(p1), Approved(paused_launch)])[0], Rejected)
-    refused_launch = keep_one_active(SNAP, [Approved(p0), Approved(p1), Rejected(launch, "launch_cap", "x")])
-    assert [type(v).__name__ for v in refused_launch] == ["Rejected", "Rejected", "Rejected"]
+    # a launch does not keep the ad set running: the new ad may take days to pass review and deliver
+    with_launch = keep_one_active(SNAP, [Approved(p0), Approved(p1), Approved(launch)])
+    assert [type(v).__name__ for v in with_launch] == ["Rejected", "Rejected", "Approved"]
 
 
 def test_evidence_becomes_plain_json() -> None:

@@ -173,23 +173,19 @@ def guard_context(snapshot: Snapshot, applied: Sequence[PastAction], now: dateti
 
 def keep_one_active(snapshot: Snapshot, verdicts: Sequence[Approved | Rejected]) -> list[Approved | Rejected]:
     """Refuse the pauses that would leave a running ad set without an active ad (e.g. because the
-    resume or launch that was to replace them was rejected by another guardrail). An approved launch of an
-    active ad into the ad set counts as one of its active ads."""
+    resume that was to replace them was rejected by another guardrail). A launch in the same batch does
+    not count: a new ad goes through the platform's review and may take days to deliver, and an ad set
+    without a delivering ad spends nothing meanwhile."""
     active = {s.ref: {a.ref for a in s.ads if a.active} for s in snapshot.ad_sets if s.active}
     set_of = {a.ref: s.ref for s in snapshot.ad_sets for a in s.ads}
-    after: dict[EntityRef, set[Any]] = {k: set(v) for k, v in active.items()}
+    after = {k: set(v) for k, v in active.items()}
     for v in verdicts:
-        if not isinstance(v, Approved):
-            continue
-        action = v.action
-        if isinstance(action, LaunchAd) and not action.start_paused and action.target in after:
-            after[action.target].add(action.idempotency_key)
-        elif action.target in set_of and set_of[action.target] in after:
-            ads = after[set_of[action.target]]
-            if isinstance(action, Pause):
-                ads.discard(action.target)
-            elif isinstance(action, Resume):
-                ads.add(action.target)
+        if isinstance(v, Approved) and v.action.target in set_of and set_of[v.action.target] in after:
+            ads = after[set_of[v.action.target]]
+            if isinstance(v.action, Pause):
+                ads.discard(v.action.target)
+            elif isinstance(v.action, Resume):
+                ads.add(v.action.target)
     emptied = {ref for ref, ads in after.items() if not ads and active[ref]}
     return [
         Rejected(v.action, "last_ad", f"{set_of[v.action.target]} would be left without an active ad")

@@ -23,7 +23,7 @@ from adpilot.domain.ids import EntityRef, Level, Platform
 from adpilot.domain.money import Money
 from adpilot.domain.snapshot import CreativeCandidate, Goal, PastAction
 from adpilot.domain.status import Status
-from adpilot.ports.platform import ApplyResult, LiveState
+from adpilot.ports.platform import ApplyResult, EntitySnapshot, LiveState
 
 _STATUS = {
     "ACTIVE": Status.ACTIVE,
@@ -49,6 +49,34 @@ def _their_id(account_id: str) -> str:
     return account_id.removeprefix("act_")
 
 
+def _entities(market: Any, account: AdAccount, acc: Any) -> EntitySnapshot:
+    """An account's entities as domain values, as the platform adapters map them."""
+    p, cur, our_id = account.platform, acc.currency, account.account_id
+    campaigns = [
+        Campaign(p, our_id, c.id, c.name, _status(c.status), c.status, cur, c.objective,
+                 _money(c.daily_budget_minor, cur))
+        for c in market.campaigns_of(acc.platform, acc.id)
+    ]  # fmt: skip
+    ad_sets = [
+        AdSet(p, our_id, s.campaign_id, s.id, s.name, _status(s.status), s.status, cur,
+              _money(s.daily_budget_minor, cur), _money(s.bid_minor, cur), s.optimization_goal)
+        for s in market.ad_sets_of(acc.platform, acc.id)
+    ]  # fmt: skip
+    ads = [
+        Ad(p, our_id, a.campaign_id, a.ad_set_id, a.id, a.name, _status(a.status), a.status, a.creative_id)
+        for a in market.ads_of(acc.platform, acc.id)
+    ]
+    creatives = [
+        Creative(p, our_id, cr.id, cr.name, None, cr.headline, cr.body, cr.cta, cr.link_url)
+        for cr in market.creatives_of(acc.platform, acc.id)
+    ]
+    return EntitySnapshot(account, campaigns, ad_sets, ads, creatives)
+
+
+def _account(acc: Any) -> AdAccount:
+    return AdAccount(Platform(acc.platform), _our_id(acc), acc.name, acc.currency, acc.timezone)
+
+
 def market_inputs(
     market: Any,
     *,
@@ -68,25 +96,15 @@ def market_inputs(
     cols: dict[str, list[Any]] = {k: [] for k in INSIGHT_FIELDS}
     now = market.now
     for acc in market.accounts.values():
-        accounts.append(AdAccount(Platform(acc.platform), _our_id(acc), acc.name, acc.currency, acc.timezone))
+        accounts.append(_account(acc))
     first, last = window_of(now, accounts, window_days)
-    for acc in market.accounts.values():
-        p, cur, our_id = Platform(acc.platform), acc.currency, _our_id(acc)
-        for c in market.campaigns_of(acc.platform, acc.id):
-            campaigns.append(
-                Campaign(p, our_id, c.id, c.name, _status(c.status), c.status, cur, c.objective,
-                         _money(c.daily_budget_minor, cur))
-            )  # fmt: skip
-        for s in market.ad_sets_of(acc.platform, acc.id):
-            ad_sets.append(
-                AdSet(p, our_id, s.campaign_id, s.id, s.name, _status(s.status), s.status, cur,
-                      _money(s.daily_budget_minor, cur), _money(s.bid_minor, cur), s.optimization_goal)
-            )  # fmt: skip
-        for a in market.ads_of(acc.platform, acc.id):
-            ads.append(Ad(p, our_id, a.campaign_id, a.ad_set_id, a.id, a.name, _status(a.status), a.status,
-                          a.creative_id))  # fmt: skip
-        for cr in market.creatives_of(acc.platform, acc.id):
-            creatives.append(Creative(p, our_id, cr.id, cr.name, None, cr.headline, cr.body, cr.cta, cr.link_url))
+    for account, acc in zip(accounts, market.accounts.values(), strict=True):
+        snap = _entities(market, account, acc)
+        campaigns.extend(snap.campaigns)
+        ad_sets.extend(snap.ad_sets)
+        ads.extend(snap.ads)
+        creatives.extend(snap.creatives)
+        cur, our_id = acc.currency, account.account_id
         first_day = max(market.day_of(first), 0) if first >= market.date_of(0) else 0
         rep = market.reported(acc.platform, acc.id, first_day, market.day_of(last))
         for i, ad in enumerate(rep["ads"]):
@@ -182,6 +200,13 @@ class MarketAdapter:
             m.set_status(action.target.entity_id, "PAUSED" if isinstance(action, Pause) else "ACTIVE")
         after = await self.live_state(action.target)
         return ApplyResult(action.target, True, self._state(before), self._state(after))
+
+    async def accounts(self) -> list[AdAccount]:
+        return [_account(acc) for acc in self.market.accounts.values() if acc.platform == str(self.platform)]
+
+    async def entities(self, account: AdAccount, sink: Any) -> EntitySnapshot:
+        acc = next(a for a in self.market.accounts.values() if _our_id(a) == account.account_id)
+        return _entities(self.market, account, acc)
 
     async def upload_image(self, account: AdAccount, data: bytes, name: str) -> str:
         return str(self.market.upload_image(str(self.platform), _their_id(account.account_id), data, name=name).hash)

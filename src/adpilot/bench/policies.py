@@ -65,6 +65,8 @@ class RunResult:
     fatigue_delays: tuple[int, ...]
     false_retirements: int
     retirements: int
+    failed: int = 0  # actions the executor could not apply
+    launches: int = 0  # new ads launched
     allocation: float = 0.0  # the agent's budgets on the true curves with each ad set's best creative
     recovery_days: tuple[int | None, ...] = ()  # per CPM regime shift: days until allocation is back near the oracle
     outage_moved: tuple[float, ...] = ()  # per tracking outage: largest share of total budget moved off its platform
@@ -275,6 +277,8 @@ def run_one(
         fatigue_delays=delays,
         false_retirements=false_ret,
         retirements=len(retired),
+        failed=sum(1 for r in records if r.state is ActionState.FAILED),
+        launches=sum(1 for r in records if r.state is ActionState.APPLIED and r.action.kind == "launch_ad"),
         allocation=sum(allocation[first - start :]),
         recovery_days=_recoveries(m, start, allocation),
         outage_moved=_outage_moves(m, start, last),
@@ -401,6 +405,8 @@ def summarize(results: Sequence[RunResult]) -> dict[str, Any]:
             "headroom_vs_uniform": mean_ci(headroom) if policy != "uniform" else None,
             "guardrail_rejections": mean_ci([float(r.rejections) for r in runs]),
             "applied_changes": mean_ci([float(r.applied) for r in runs]),
+            "failed_changes": mean_ci([float(r.failed) for r in runs]),
+            "launches": mean_ci([float(r.launches) for r in runs]),
             "learning_resets": mean_ci([float(r.learning_resets) for r in runs]),
             "days_to_correct_winner": mean_ci([float(r.winner_day) for r in runs if r.winner_day is not None]),
             "runs_with_correct_winner": sum(1 for r in runs if r.winner_day is not None),

@@ -97,7 +97,7 @@ class CreativeParams:
     gain_confidence: float = 0.9  # P(the new set of active ads beats the current one) needed to change it
     min_gain: float = 0.03  # expected relative gain in conversions per impression below which nothing changes
     pause_min_conversions: float = 10.0  # conversions it was expected to have at the ad set's rate
-    resume_max_idle_days: int = 28  # older evidence about a paused ad is not trusted
+    resume_max_idle_days: int = 42  # older evidence about a paused ad is not trusted
     resume_after_days: float = 14.0  # an ad the agent paused or resumed stays as it is this long
     min_active: int = 2  # active ads kept while the test runs (1 once a winner is declared)
     max_active: int = 6  # no launch beyond this many active ads
@@ -556,7 +556,11 @@ class CreativePolicy:
         ads = post.ads
         q = post.draws
         n = len(ads)
-        base = [k for k, a in enumerate(ads) if a.active and a.ad not in leaving]
+        # Fatigue's retirements are leaving anyway; if it retires every active ad (a replacement is coming),
+        # the comparison is with the ads as they run today.
+        base = [k for k, a in enumerate(ads) if a.active and a.ad not in leaving] or [
+            k for k, a in enumerate(ads) if a.active
+        ]
         if not base or q.shape[1] != n:
             return _Change((), (), 0.0, 1.0)
         shares = np.array([a.impression_share for k, a in enumerate(ads)], dtype=np.float64)

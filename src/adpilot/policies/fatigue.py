@@ -19,7 +19,8 @@ that was always mediocre is the creative test's business. For every active ad:
   weeks; a stricter level applies because conversions are sparse.
 
 A retired ad is replaced ("refresh") by launching a candidate derived from it (``parent_key``), else
-any eligible candidate; the last active ad of an ad set is only retired together with a replacement.
+any eligible candidate; the last active ad of an ad set keeps running until the replacement has delivered
+(review can take days), and is retired once the newcomer runs beside it and does better.
 Evidence: peak and recent CTR/CVR, the test statistic, and when the decline began (a one-sided CUSUM's
 last zero, the usual change-point estimate).
 """
@@ -295,31 +296,30 @@ class FatiguePolicy:
 
     def _ad_set(self, snapshot: Snapshot, s: AdSetView, rng: np.random.Generator) -> list[Proposal]:
         p = self.params
-        fatigued = [f for f in self.findings(snapshot, s) if f.retire]
-        if not fatigued:
+        worn = [f for f in self.findings(snapshot, s) if f.retire]
+        if not worn:
             return []
         launch = None
         recently_launched = _touched(snapshot, {s.ref}, {ActionKind.LAUNCH_AD.value}, p.launch_cooldown_days)
         if p.refresh and not recently_launched and launches_left(snapshot, s, p.candidates.launch_cap) > 0:
-            worst = fatigued[0].ad
-            launch = choose_candidate(snapshot, s, rng, p.candidates, parent_key=worst.creative_key)
-        active = sum(a.active for a in s.ads)
+            launch = choose_candidate(snapshot, s, rng, p.candidates, parent_key=worn[0].ad.creative_key)
+        fatigued = worn
         if launch is None:
             # Without a replacement, retiring only helps when the worn ad is now worse than the ads that
             # would take its traffic; ads that all wore out alike keep running (each pause costs a reset).
             # (A CVR finding is relative to the siblings already.)
-            fatigued = [f for f in fatigued if f.metric == "cvr" or _worth_retiring(snapshot, f.ad, s, p)]
-            if len(fatigued) >= active:
-                fatigued = fatigued[: active - 1]  # keep the least fatigued ad running until a replacement exists
-            if not fatigued:
-                return []
+            fatigued = [f for f in worn if f.metric == "cvr" or _worth_retiring(snapshot, f.ad, s, p)]
+        active = sum(a.active for a in s.ads)
+        # The least fatigued ad keeps running: a replacement may take days to pass review and deliver; the worn
+        # ad is retired on a later day, once the newcomer runs beside it and does better.
+        fatigued = fatigued[: max(active - 1, 0)]
         out = [self._retire(snapshot, s, f, launch is not None) for f in fatigued]
-        if launch is not None and out:
+        if launch is not None:
             c = launch.candidate
-            tired = fatigued[0].ad.name
+            tired = worn[0].ad.name
             origin = (
                 f"a variant of the fatigued '{tired}'"
-                if c.parent_key == fatigued[0].ad.creative_key
+                if c.parent_key == worn[0].ad.creative_key
                 else f"no variant of '{tired}' is available, so the best-rated eligible candidate ({launch.basis})"
             )
             reason = f"Refresh '{s.name}': launch '{c.name}', {origin}, to replace worn-out creative."
@@ -330,11 +330,11 @@ class FatiguePolicy:
                     evidence={
                         "candidate": launch.evidence(),
                         "replaces": [str(f.ad.ref) for f in fatigued],
-                        "fatigue": [f.evidence(snapshot.as_of) for f in fatigued],
+                        "fatigue": [f.evidence(snapshot.as_of) for f in worn],
                     },
                     expected_impact=(
                         "A fresh creative starts at its own full CTR instead of the fatigued ad's "
-                        f"{fatigued[0].ratio - 1:+.0%}; the ad set re-enters learning for a few days."
+                        f"{worn[0].ratio - 1:+.0%}; the ad set re-enters learning for a few days."
                     ),
                 )
             )
