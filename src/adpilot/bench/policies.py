@@ -414,4 +414,12 @@ def summarize(results: Sequence[RunResult]) -> dict[str, Any]:
             "false_retirement_rate": (sum(r.false_retirements for r in runs) / retirements) if retirements else None,
             **_shock_figures(runs),
         }
+        if policy.endswith("+generation"):
+            # Generated ads also raise the oracle (it may pick them), so % of oracle understates what they
+            # bring: compare the noise-free expected outcome with the same policy without generation.
+            off = {r.seed: r for r in by_key.get((scenario, policy.removesuffix("+generation")), [])}
+            gains = [
+                100 * (r.expected / off[r.seed].expected - 1) for r in runs if r.seed in off and off[r.seed].expected
+            ]
+            out[scenario][policy]["gain_vs_no_generation_pct"] = mean_ci(gains)
     return out

@@ -245,10 +245,14 @@ class CandidateChoice:
     rho: float = 1.0  # heritability for basis "parent", else 1
     noise_sd: float = 0.0  # lognormal noise of a child around its parent's quality^rho
 
-    def sample(self, rng: np.random.Generator, n: int) -> FloatArray:
-        """``n`` draws of the candidate's quality relative to the ads it will run beside."""
-        base = rng.gamma(self.shape, 1.0 / self.rate, size=n) ** self.rho
-        return np.asarray(base * np.exp(rng.normal(0.0, self.noise_sd, size=n)), dtype=np.float64)
+    def sample(self, rng: np.random.Generator, n: int, *, versus_parent: bool = False) -> FloatArray:
+        """``n`` draws of the candidate's quality relative to the ads it will run beside, or (``versus_parent``)
+        relative to its parent when fresh: a child keeps ``parent^rho`` of its parent's quality."""
+        parent = rng.gamma(self.shape, 1.0 / self.rate, size=n)
+        noise = np.exp(rng.normal(0.0, self.noise_sd, size=n))
+        if versus_parent and self.basis == "parent":
+            return np.asarray(parent ** (self.rho - 1.0) * noise, dtype=np.float64)
+        return np.asarray(parent**self.rho * noise, dtype=np.float64)
 
     def evidence(self) -> dict[str, Any]:
         return {
@@ -322,16 +326,23 @@ def launches_left(snapshot: Snapshot, ad_set: AdSetView, cap: int) -> int:
 
 
 def launch_worth(
-    choice: CandidateChoice, incumbent: float, cost: float, rng: np.random.Generator, *, trial_share: float = 0.25
+    choice: CandidateChoice,
+    incumbent: float,
+    cost: float,
+    rng: np.random.Generator,
+    *,
+    trial_share: float = 0.25,
+    versus_parent: bool = False,
 ) -> tuple[float, float]:
     """Expected net relative gain of launching ``choice`` beside an ad set whose best ad runs at
-    ``incumbent`` times the ad set's average rate, and the chance the newcomer beats it.
+    ``incumbent`` times the ad set's average rate (or, ``versus_parent``, at ``incumbent`` times the
+    candidate's parent when that was fresh: a fatigued parent's decline), and the chance the newcomer beats it.
 
     The upside is the newcomer's expected improvement over the incumbent (kept if it wins); the downside is
     its shortfall on the share of traffic (``trial_share`` of the horizon) it takes while it is being
     judged, plus ``cost``, the learning reset a launch starts.
     """
-    c = choice.sample(rng, 4000) / max(incumbent, 1e-9)
+    c = choice.sample(rng, 4000, versus_parent=versus_parent) / max(incumbent, 1e-9)
     upside = float(np.maximum(c - 1.0, 0.0).mean())
     downside = float(np.maximum(1.0 - c, 0.0).mean()) * trial_share
     return upside - downside - cost, float((c > 1.0).mean())

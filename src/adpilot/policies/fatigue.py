@@ -38,7 +38,14 @@ import numpy as np
 
 from adpilot.domain.actions import ActionKind, Pause
 from adpilot.domain.snapshot import AdSetView, AdView, Proposal, Snapshot, decision_key
-from adpilot.policies._stats import CandidatePrior, choose_candidate, launch_action, launches_left
+from adpilot.policies._stats import (
+    CandidatePrior,
+    choose_candidate,
+    launch_action,
+    launch_worth,
+    launches_left,
+    learning_cost,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +69,7 @@ class FatigueParams:
     cooldown_days: float = 3.0  # after the agent paused or resumed this ad
     launch_cooldown_days: float = 7.0  # at most one refresh launch per ad set in this many days
     refresh: bool = True
+    refresh_horizon_days: float = 14.0  # days over which a refresh's gain is weighed against a learning reset
     sibling_margin: float = 0.15  # without a replacement, retire only an ad this much worse than its siblings
     candidates: CandidatePrior = field(default_factory=CandidatePrior)  # how the replacement is picked
 
@@ -301,8 +309,17 @@ class FatiguePolicy:
             return []
         launch = None
         recently_launched = _touched(snapshot, {s.ref}, {ActionKind.LAUNCH_AD.value}, p.launch_cooldown_days)
+        worth: tuple[float, float] | None = None
         if p.refresh and not recently_launched and launches_left(snapshot, s, p.candidates.launch_cap) > 0:
             launch = choose_candidate(snapshot, s, rng, p.candidates, parent_key=worn[0].ad.creative_key)
+        if launch is not None:
+            # A fresh child against its worn parent (at ``ratio`` of its fresh self), net of its trial and
+            # the learning reset the launch starts.
+            cost = learning_cost(snapshot, s, horizon_days=p.refresh_horizon_days)
+            versus_parent = launch.candidate.parent_key == worn[0].ad.creative_key
+            worth = launch_worth(launch, worn[0].ratio, cost, rng, versus_parent=versus_parent)
+            if worth[0] <= 0:
+                launch = None
         fatigued = worn
         if launch is None:
             # Without a replacement, retiring only helps when the worn ad is now worse than the ads that
@@ -329,6 +346,8 @@ class FatiguePolicy:
                     policy=self.name,
                     evidence={
                         "candidate": launch.evidence(),
+                        "expected_net_gain": round(worth[0], 4) if worth else None,
+                        "p_beats_worn_ad": round(worth[1], 4) if worth else None,
                         "replaces": [str(f.ad.ref) for f in fatigued],
                         "fatigue": [f.evidence(snapshot.as_of) for f in worn],
                     },
