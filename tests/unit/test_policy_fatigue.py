@@ -30,7 +30,8 @@ from tests.unit.policy_fixtures import (
     truncate,
 )
 
-POLICY = FatiguePolicy()
+POLICY = FatiguePolicy(FatigueParams(retire_alone=True))  # pauses worn ads itself, as the tests below check
+DETECT_AND_REFRESH = FatiguePolicy()  # the default: detects wear and launches refreshes, never pauses
 Path = Callable[[int], float]
 
 # CTR multipliers by days since launch, shaped like the reference's fatigue models (market-science §3.1)
@@ -224,15 +225,27 @@ def test_fatigue_and_creative_together_never_empty_an_ad_set_or_launch_twice(sna
             assert left or s.ref in launched
 
 
-def test_creative_leaves_fatigued_ads_to_the_fatigue_policy() -> None:
+def test_creative_leaves_fatigued_ads_to_a_retiring_fatigue_policy() -> None:
     s = decayed_set(7, alone=False)
     cands = [candidate("c1"), candidate("c2")]
-    creative = CreativePolicy()(snapshot([s], candidates=cands), np.random.default_rng(0))
+    retiring = FatigueParams(retire_alone=True)
+    creative = CreativePolicy(fatigue=retiring)(snapshot([s], candidates=cands), np.random.default_rng(0))
     assert creative == []  # the tired ad is fatigue's to retire and refresh
     alone = CreativePolicy(fatigue=None)(snapshot([s], candidates=cands), np.random.default_rng(0))
     assert kinds(alone)[0] == "pause"  # on its own, the creative test would have paused it
     fatigue = POLICY(snapshot([s], candidates=cands), np.random.default_rng(0))
     assert kinds(fatigue) == ["pause", "launch_ad"]
+
+
+def test_by_default_fatigue_refreshes_and_the_creative_test_decides_what_runs() -> None:
+    s = decayed_set(7, alone=False)
+    cands = [candidate("c1"), candidate("c2")]
+    fatigue = DETECT_AND_REFRESH(snapshot([s], candidates=cands), np.random.default_rng(0))
+    assert kinds(fatigue) == ["launch_ad"]  # detected: a refresh, no pause
+    assert fatigue[0].evidence["fatigue"][0]["ad"] == str(s.ads[0].ref)
+    creative = CreativePolicy()(snapshot([s], candidates=cands), np.random.default_rng(0))
+    assert kinds(creative) == ["pause"]  # the worn ad is now the weakest: the test pauses it, and launches nothing
+    assert creative[0].action.target == s.ads[0].ref
 
 
 def test_ads_that_wore_out_alike_keep_running_without_a_replacement() -> None:
@@ -243,4 +256,4 @@ def test_ads_that_wore_out_alike_keep_running_without_a_replacement() -> None:
     s = ad_set("s1", list(zip(truths, simulate(rng, m, truths), strict=True)))
     assert POLICY(snapshot([s]), np.random.default_rng(0)) == []
     refreshed = POLICY(snapshot([s], candidates=[candidate("child", parent="one")]), np.random.default_rng(0))
-    assert "launch_ad" in kinds(refreshed) and "pause" in kinds(refreshed)  # a replacement makes retiring worth it
+    assert kinds(refreshed) == ["launch_ad"]  # the replacement comes; the worn ads run until it delivers

@@ -10,8 +10,14 @@ policies'. Scores come from the market's truth, never from what the agent saw:
 - ``headroom``: (policy − uniform) ÷ (oracle − uniform), paired by seed;
 - guardrail rejections and learning-phase resets caused by the agent's writes;
 - creative scenarios: the day the creative policy first names the truly best creative with ≥ 95 %;
-- fatigue: days from a creative's true 30 % CTR drop to its retirement, and retirements of creatives
-  still within 10 % of their fresh CTR.
+- fatigue: days from a creative's true 30 % CTR drop to its detection, and detections of creatives still
+  within 10 % of their fresh CTR (false alarms). For ``adpilot`` detection is the day its fatigue policy
+  first flags the creative as worn (what it does next, a refresh and the creative test's pause, is scored
+  in the totals); for a baseline, the day it pauses the creative;
+- the regime figures: allocation efficiency (the agent's budgets on the true curves with each ad set's
+  best creative, vs the oracle), creative efficiency (what the ads and learning phases made of that), days
+  after a CPM shift until the allocation is back within 5 % of the oracle's for 3 days, and the budget
+  moved off a platform during a tracking outage.
 
 By default the loop reads and writes the market directly (``adpilot.bench.market_feed``); ``--path
 adapters`` goes through the real adapters over HTTP (in-process) and the warehouse, ~10x slower. A test
@@ -221,6 +227,7 @@ def run_one(
                     for set_id, ad_id in creative_probe(snap).items():
                         if ad_id is not None and ad_id == truth_best.get(set_id):
                             winner_day = k + 1
+            flagged = _worn(agent.last_snapshot) if policy == "adpilot" else set()
             st = m.live_state()
             ctr = m.ad_ctr_today(st, m.day)
             # A creative's peak is its fresh CTR (no exposure, age 0): the fatigue in the sandbox only wears.
@@ -229,19 +236,15 @@ def run_one(
                 rel = float(ctr[i] / fresh[i]) if fresh[i] > 0 else 1.0
                 if ad.id not in drop_day and rel <= 0.7:
                     drop_day[ad.id] = k
-                if state_before.get(ad.id) == "ACTIVE" and ad.status == "PAUSED" and ad.id not in retired:
+                if ad.id in retired:
+                    continue
+                if policy == "adpilot":  # detection: the day the fatigue policy first flags the ad as worn
+                    if ad.id in flagged:
+                        retired[ad.id] = (k, rel)
+                elif state_before.get(ad.id) == "ACTIVE" and ad.status == "PAUSED":  # a baseline: its pause
                     retired[ad.id] = (k, rel)
             m.advance(1)
         records = wh.list_actions(limit=None)
-        # Retirements: pauses for fatigue (the agent's fatigue policy; for a baseline, any pause).
-        fatigue_pauses = {
-            r.action.target.entity_id
-            for r in records
-            if r.state is ActionState.APPLIED
-            and r.action.kind == "pause"
-            and (r.policy == "fatigue" or policy != "adpilot")
-        }
-        retired = {a: v for a, v in retired.items() if a in fatigue_pauses}
         # Delay: from the day the true CTR fell 30 % below fresh (or the run's start, if before) to retirement;
         # a retirement before that day is premature, and "false" while the CTR is within 10 % of fresh.
         delays = tuple(day - drop_day[a] for a, (day, _) in retired.items() if a in drop_day and drop_day[a] <= day)
@@ -334,6 +337,18 @@ def _outage_moves(m: Any, start: int, last: int) -> tuple[float, ...]:
         moved = max(spent[0] - x for x in spent[1:])
         out.append(max(moved, 0.0) / m.oracle_budget())
     return tuple(out)
+
+
+def _worn(snapshot: Any) -> set[str]:
+    """Ads the agent's fatigue detection flags as worn in ``snapshot`` (ids)."""
+    from adpilot.policies.fatigue import FatiguePolicy
+
+    if snapshot is None:
+        return set()
+    detector = FatiguePolicy()
+    return {
+        f.ad.ref.entity_id for s in snapshot.ad_sets if s.active for f in detector.findings(snapshot, s) if f.retire
+    }
 
 
 def _creative_probe(policy: str) -> Any:

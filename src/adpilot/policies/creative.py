@@ -15,7 +15,8 @@ set's pooled rate, their relative spread is learned from all ads of the same pla
 Counts are **lag-aware** (a day's click exposure for CVR is discounted by its reported share, so
 unreported conversions are not counted as failures), **compared day by day** (exposures carry day
 effects shared by the ad set's ads, so an ad that only ran during a learning reset or a slump is not
-judged against another's good weeks), **recency-weighted** (creatives drift) and **tempered** for each
+judged against another's good weeks), **recency-weighted** (creatives drift; CTR over the last week or
+so where fatigue shows in the ad set, since a worn ad's past is not its present) and **tempered** for each
 ad's own day-level noise (a day of 2,000 clicks is not worth 2,000 independent trials when the day's rate
 itself moves by ~10 %).
 
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -69,6 +70,7 @@ from adpilot.policies._stats import (
 from adpilot.policies.fatigue import FatigueParams, FatiguePolicy
 
 _FATIGUE_DEFAULTS = FatigueParams()
+_DETECTOR = FatiguePolicy(_FATIGUE_DEFAULTS)
 _AD_CHANGES = frozenset({ActionKind.PAUSE.value, ActionKind.RESUME.value, ActionKind.LAUNCH_AD.value})
 
 
@@ -77,7 +79,12 @@ class CreativeParams:
     """Tunables of the creative test. Defaults follow market-science §1, §4, §6."""
 
     window_days: int = 42  # days of history considered
-    half_life_days: float = 21.0  # a day's weight halves every half-life (creatives drift, slowly)
+    half_life_days: float = 21.0  # a day's weight halves every half-life, for CVR (creatives drift, slowly)
+    # CTR is what fatigue wears, and it is measured on thousands of impressions a day: in an ad set where an
+    # ad's CTR has fallen ``wear`` below its own peak, CTR is judged on recent days (so an ad that was good
+    # last month but is worn now is not kept over a fresh one); elsewhere over ``half_life_days``.
+    ctr_half_life_days: float = 7.0
+    wear: float = 0.15
     ctr_day_sigma: float = 0.10  # ad-level day noise of CTR (relative), tempers the counts
     cvr_day_sigma: float = 0.10  # ad-level day noise of CVR, tempers the counts
     ctr_common_sigma: float = 0.10  # day effects on CTR shared by an ad set's ads (0: none)
@@ -187,7 +194,8 @@ class _Day:
     conversions: float
     spend: float
     share: float  # expected reported share of its conversions
-    weight: float  # recency weight
+    weight: float  # recency weight (CVR)
+    ctr_weight: float  # recency weight (CTR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +219,8 @@ def _rows(snapshot: Snapshot, platform: Platform, ad: AdView, anchor: date, p: C
         if w <= 0 or i <= 0:
             continue
         share = max(snapshot.reported_share(platform, d), 0.05)
-        out.append(_Day(d, int(i), int(k), float(c), float(sp), share, w))
+        w_ctr = recency_weight(age, p.ctr_half_life_days, p.window_days)
+        out.append(_Day(d, int(i), int(k), float(c), float(sp), share, w, w_ctr))
     return tuple(out)
 
 
@@ -266,8 +275,8 @@ def _arms(snapshot: Snapshot, ad_set: AdSetView, p: CreativeParams) -> list[_Arm
     for k, (_, rows) in enumerate(raw):
         for r in rows:
             j = col[r.day]
-            impressions[k, j] = r.impressions * r.weight
-            clicks[k, j] = r.clicks * r.weight
+            impressions[k, j] = r.impressions * r.ctr_weight
+            clicks[k, j] = r.clicks * r.ctr_weight
             conversions[k, j] = r.conversions * r.weight
             exposure[k, j] = r.clicks * r.share * r.weight
     g_ctr = day_effects(clicks, impressions, 1.0 / p.ctr_common_sigma**2 if p.ctr_common_sigma > 0 else 0.0)
@@ -280,7 +289,7 @@ def _arms(snapshot: Snapshot, ad_set: AdSetView, p: CreativeParams) -> list[_Arm
         for r in rows:
             j = col[r.day]
             n_ctr = r.impressions * g_ctr[j]
-            f_ctr = overdispersion_factor(n_ctr * ctr_set, p.ctr_day_sigma) * r.weight
+            f_ctr = overdispersion_factor(n_ctr * ctr_set, p.ctr_day_sigma) * r.ctr_weight
             cs += r.clicks * f_ctr
             cn += n_ctr * f_ctr
             n_cvr = r.clicks * r.share * g_cvr[j]
@@ -373,8 +382,14 @@ def _posterior(
     return AdSetPosterior(ad_set.ref, ad_set.name, tuple(ads), leader.ad, winner, enough, samples)
 
 
+def _wearing(snapshot: Snapshot, s: AdSetView, p: CreativeParams) -> bool:
+    """Whether an active ad of the ad set has lost ``wear`` of its own peak CTR (fatigue's measurement)."""
+    return any(f.metric == "ctr" and f.ratio <= 1.0 - p.wear for f in _DETECTOR.findings(snapshot, s))
+
+
 def _all_arms(snapshot: Snapshot, p: CreativeParams) -> tuple[dict[EntityRef, list[_Arm]], dict[Platform, _Priors]]:
-    arms = {s.ref: _arms(snapshot, s, p) for s in snapshot.ad_sets}
+    steady = replace(p, ctr_half_life_days=p.half_life_days)
+    arms = {s.ref: _arms(snapshot, s, p if _wearing(snapshot, s, p) else steady) for s in snapshot.ad_sets}
     groups: dict[Platform, list[list[_Arm]]] = {}
     for s in snapshot.ad_sets:
         groups.setdefault(s.platform, []).append(arms[s.ref])
@@ -457,11 +472,12 @@ def _cpa(a: AdPosterior) -> float | None:
 class CreativePolicy:
     """Pause clear losers, resume a paused ad that is plausibly best, launch a challenger; in batches.
 
-    It runs beside the fatigue policy: ads that ``fatigue`` (the same parameters the fatigue policy uses)
-    would retire are left to it, count as leaving when this policy checks that an ad set keeps its active
-    ads, and an ad set with such an ad gets its new creative from the fatigue refresh, not from here. So
-    the two policies' proposals together never empty an ad set or launch twice into it. ``fatigue=None``
-    runs the creative test alone.
+    It runs beside the fatigue policy (``fatigue``: the same parameters the fatigue policy uses). By default
+    fatigue only detects wear and launches refreshes, and this test decides which ads run, worn or not; an
+    ad set with a worn ad gets its new creative from the fatigue refresh, not from here. With fatigue's
+    ``retire_alone``, the ads it retires are left to it and count as leaving when this policy checks that
+    an ad set keeps its active ads. So the two policies' proposals together never empty an ad set or launch
+    twice into it. ``fatigue=None`` runs the creative test alone.
     """
 
     name = "creative"
@@ -478,16 +494,17 @@ class CreativePolicy:
             if not s.active or recently_changed(snapshot, s, p.cooldown_days):
                 continue
             leaving = (
-                frozenset(f.ad.ref for f in self.fatigue.findings(snapshot, s) if f.retire)
+                frozenset(f.ad.ref for f in self.fatigue.retiring(snapshot, s))
                 if self.fatigue is not None
                 else frozenset()
             )
+            refreshing = self.fatigue is not None and any(f.retire for f in self.fatigue.findings(snapshot, s))
             set_arms = arms[s.ref]
             if len(set_arms) >= 2:
                 post = _posterior(snapshot, s, set_arms, priors[s.platform], p, rng)
-                out.extend(self._decide(snapshot, s, post, rng, leaving))
+                out.extend(self._decide(snapshot, s, post, rng, leaving, refreshing))
             elif (
-                not leaving
+                not refreshing
                 and self._single_ad_needs_company(s, set_arms)
                 and launches_left(snapshot, s, p.candidates.launch_cap) > 0
             ):
@@ -504,6 +521,7 @@ class CreativePolicy:
         post: AdSetPosterior,
         rng: np.random.Generator,
         leaving: frozenset[EntityRef],
+        refreshing: bool = False,
     ) -> list[Proposal]:
         p = self.params
         leader = post.of(post.leader)
@@ -521,7 +539,7 @@ class CreativePolicy:
         active_after = len(active) - len(pauses) + len(resume)
         launch_reason = None
         can_launch = bool(eligible_candidates(snapshot, s)) and launches_left(snapshot, s, p.candidates.launch_cap) > 0
-        if can_launch and not pending and not leaving and active_after < p.max_active:
+        if can_launch and not pending and not leaving and not refreshing and active_after < p.max_active:
             if post.winner is not None:
                 launch_reason = (
                     f"'{leader.name}' is the confirmed winner in '{s.name}' ({_pct(leader.p_best)} chance of being "

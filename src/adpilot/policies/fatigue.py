@@ -1,4 +1,5 @@
-"""Creative fatigue: retire an ad whose CTR (or relative CVR) has fallen well below its own baseline.
+"""Creative fatigue: detect an ad whose CTR (or relative CVR) has fallen well below its own baseline, and
+refresh it.
 
 Fatigue is judged against **each ad's own history** (market-science §3.2), not against other ads: an ad
 that was always mediocre is the creative test's business. For every active ad:
@@ -18,9 +19,12 @@ that was always mediocre is the creative test's business. For every active ad:
   share the day's reporting lag, learning phase and tracking outages, which cancel), now vs its first
   weeks; a stricter level applies because conversions are sparse.
 
-A retired ad is replaced ("refresh") by launching a candidate derived from it (``parent_key``), else
-any eligible candidate; the last active ad of an ad set keeps running until the replacement has delivered
-(review can take days), and is retired once the newcomer runs beside it and does better.
+A worn ad is refreshed by launching a candidate derived from it (``parent_key``), else any eligible
+candidate, when a fresh child is expected to beat the worn parent by more than its trial and the learning
+reset cost. The worn ad keeps running: a new ad can take days to pass review, and a worn ad may still be
+the best one the ad set has, so pausing it is left to the creative test, which compares conversions per
+impression. With ``retire_alone`` this policy also pauses worn ads that are clearly worse than their
+siblings (never the last active one).
 Evidence: peak and recent CTR/CVR, the test statistic, and when the decline began (a one-sided CUSUM's
 last zero, the usual change-point estimate).
 """
@@ -70,6 +74,10 @@ class FatigueParams:
     launch_cooldown_days: float = 7.0  # at most one refresh launch per ad set in this many days
     refresh: bool = True
     refresh_horizon_days: float = 14.0  # days over which a refresh's gain is weighed against a learning reset
+    # Pause worn ads itself. Off by default: which ads run is the creative test's call, on conversions per
+    # impression with recent CTR (a worn ad may still be the best one there is); this policy detects wear
+    # and launches refreshes.
+    retire_alone: bool = False
     sibling_margin: float = 0.15  # without a replacement, retire only an ad this much worse than its siblings
     candidates: CandidatePrior = field(default_factory=CandidatePrior)  # how the replacement is picked
 
@@ -295,6 +303,19 @@ class FatiguePolicy:
                 out.append(min(found, key=lambda f: (not f.retire, f.ratio)))
         return sorted(out, key=lambda f: (not f.retire, f.ratio))
 
+    def retiring(self, snapshot: Snapshot, s: AdSetView, worn: Sequence[Finding] | None = None) -> list[Finding]:
+        """The worn ads this policy pauses itself (only with ``retire_alone``): those now clearly worse than
+        their siblings, never the last active one."""
+        p = self.params
+        if not p.retire_alone:
+            return []
+        if worn is None:
+            worn = [f for f in self.findings(snapshot, s) if f.retire]
+        # Retiring only helps when the worn ad is now worse than the ads that would take its traffic; ads that
+        # all wore out alike keep running (each pause costs a reset). A CVR finding is relative already.
+        fatigued = [f for f in worn if f.metric == "cvr" or _worth_retiring(snapshot, f.ad, s, p)]
+        return fatigued[: max(sum(a.active for a in s.ads) - 1, 0)]
+
     def __call__(self, snapshot: Snapshot, rng: np.random.Generator) -> list[Proposal]:
         out: list[Proposal] = []
         for s in snapshot.ad_sets:
@@ -320,16 +341,7 @@ class FatiguePolicy:
             worth = launch_worth(launch, worn[0].ratio, cost, rng, versus_parent=versus_parent)
             if worth[0] <= 0:
                 launch = None
-        fatigued = worn
-        if launch is None:
-            # Without a replacement, retiring only helps when the worn ad is now worse than the ads that
-            # would take its traffic; ads that all wore out alike keep running (each pause costs a reset).
-            # (A CVR finding is relative to the siblings already.)
-            fatigued = [f for f in worn if f.metric == "cvr" or _worth_retiring(snapshot, f.ad, s, p)]
-        active = sum(a.active for a in s.ads)
-        # The least fatigued ad keeps running: a replacement may take days to pass review and deliver; the worn
-        # ad is retired on a later day, once the newcomer runs beside it and does better.
-        fatigued = fatigued[: max(active - 1, 0)]
+        fatigued = self.retiring(snapshot, s, worn)
         out = [self._retire(snapshot, s, f, launch is not None) for f in fatigued]
         if launch is not None:
             c = launch.candidate
