@@ -139,3 +139,16 @@ def test_generated_variants_launch_on_the_fast_path() -> None:
     result = run_one("fatigue-refresh", "adpilot", 0, days=30, generation=True)
     assert result.failed == 0
     assert result.launches >= 1
+
+
+def test_shock_figures_cover_every_shift_and_outage_of_the_run() -> None:
+    """delays-shocks shifts X and TikTok CPMs on day 44 and blacks out Meta tracking on days 55-57 (market
+    days; the run starts after 14 days of history). A policy that never moves budget moves none in the
+    outage, and its allocation is scored on the same curves as the oracle's."""
+    from adpilot.bench.policies import run_one
+
+    result = run_one("delays-shocks", "uniform", 0, days=50)
+    assert len(result.recovery_days) == 2  # one per shifted platform
+    assert all(d is None or 0 <= d <= 20 for d in result.recovery_days)
+    assert result.outage_moved == (0.0,)
+    assert 0 < result.allocation <= result.oracle * 1.0001  # the oracle's allocation is the best there is

@@ -61,6 +61,9 @@ def test_clear_winner_is_found_and_losers_paused(seed: int) -> None:
     for p in props:
         ev = p.evidence["ad"]
         assert ev["p_best"] < 0.02 and ev["expected_loss"] > 0.1
+        # one batch, one reset: the pair's pause is judged as a change of the ad set's active ads
+        assert p.evidence["change_gain_probability"] >= 0.9 and p.evidence["change_gain_expected"] > 0.03
+        assert "other ad(s) paused in the same change" in p.action.reason
         assert ev["conversions_lag_adjusted"] >= ev["conversions_reported"] > 0
         assert "Hero" in p.action.reason and p.expected_impact
         json.dumps(dict(p.evidence))
