@@ -71,3 +71,19 @@ def test_demo_runs_the_agent_and_leaves_a_workspace_to_explore(tmp_path: Path) -
     assert {r["platform"] for r in orjson.loads(report.stdout)} == {"meta", "x", "tiktok"}
     refused = run(data, "demo", "--days", "1")  # a second demo would collide with the first one's ledger
     assert refused.returncode == 1 and "--reset" in refused.stderr
+
+
+def test_agent_run_with_generation_offers_modelled_variants(served_demo: tuple[str, Sandbox], tmp_path: Path) -> None:
+    """With ``agent.generation`` the cycle writes copy variants of each ad set's best ad, lets the element
+    model pick which untried combinations to offer, and the policies may propose launching them."""
+    url, sandbox = served_demo
+    assert run(tmp_path, "init").returncode == 0
+    assert run(tmp_path, "accounts", "use-sandbox", url).returncode == 0
+    result = run(tmp_path, "agent", "run", "--once", "--dry-run", ADPILOT_AGENT__GENERATION="true")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    launches = [a for a in actions(tmp_path) if a["action"]["kind"] == "launch_ad"]
+    assert launches, "the demo's worn ads get refreshes proposed"
+    assert {a["evidence"]["candidate"]["basis"] for a in launches} == {"element model"}
+    assert all(a["state"] == "dry_run" for a in launches)
+    assert sandbox.market.write_log == []

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 from adpilot.actions.guardrails import GuardrailConfig
 from adpilot.agent.cycle import Agent, AgentConfig, CycleState, Runtime
 from adpilot.agent.snapshot import SnapshotInputs, build_snapshot, inputs_from_warehouse
 from adpilot.config import AgentSettings
-from adpilot.creative.candidates import SourceAd, best_ad_sources, variant_candidates
+from adpilot.creative.candidates import SourceAd, best_ad_sources, variant_candidates, with_element_model
 from adpilot.domain.fx import FxTable
 from adpilot.domain.ids import Platform
 from adpilot.domain.ledger import ApprovalMode
@@ -93,6 +94,7 @@ class Production:
     assets: AssetLinker | None = None  # links synced creatives to the asset library
     asset_store: AssetStore | None = None  # with ``generation``: images of the variants to launch
     generation: bool = False
+    seed: int = 0  # of the element model's proposals (with the cycle number)
 
     def runtime(self) -> Runtime:
         adapters: dict[tuple[Platform, str], PlatformAdapter] = {}
@@ -148,7 +150,8 @@ class Production:
 
         snapshot = build_snapshot(inputs)
         taken = [(c.headline, c.body) for c in inputs.creatives]
-        return variant_candidates(best_ad_sources(snapshot, source_of), seed=cycle, taken=taken)
+        variants = variant_candidates(best_ad_sources(snapshot, source_of), seed=cycle, taken=taken)
+        return with_element_model(snapshot, variants, source_of, np.random.default_rng([self.seed, cycle]))
 
 
 @contextlib.asynccontextmanager

@@ -136,10 +136,11 @@ def _best_creative(market: Any, ad_set_id: str) -> str | None:
 
 
 def _generated(m: Any, snapshot: Any, store: dict[str, bytes], seed: int) -> list[Any]:
-    """Copy variants of each running ad set's best ad, on its image (the bench's generator)."""
+    """What the agent's generation offers: copy variants of each running ad set's best ad, and the untried
+    element combinations the element model proposes from them and the live ads (as in production)."""
     import hashlib
 
-    from adpilot.creative.candidates import SourceAd, best_ad_sources, variant_candidates
+    from adpilot.creative.candidates import SourceAd, best_ad_sources, variant_candidates, with_element_model
 
     def source_of(view: Any) -> SourceAd:
         ad = m.ads[view.ref.entity_id]
@@ -152,9 +153,10 @@ def _generated(m: Any, snapshot: Any, store: dict[str, bytes], seed: int) -> lis
         return SourceAd(view.ref.platform, view.creative_key, cr.headline, cr.body, cr.cta, cr.link_url, image_id)
 
     taken = [(c.headline, c.body) for c in m.creatives.values()]
-    return variant_candidates(
+    variants = variant_candidates(
         best_ad_sources(snapshot, source_of), per_source=2, seed=seed + snapshot.cycle, taken=taken
     )
+    return with_element_model(snapshot, variants, source_of, np.random.default_rng([seed, snapshot.cycle]))
 
 
 def run_one(

@@ -175,6 +175,10 @@ class CreativeCandidate:
     link_url: str = ""
     platforms: frozenset[Platform] = frozenset(Platform)  # where its specs allow it
     parent_key: str | None = None  # the creative it was derived from
+    # The element model's view (``adpilot.creative.candidates.element_candidates``): expected conversions per
+    # impression relative to the ad set's current ads, and the spread (sd of its log); None when unmodelled.
+    expected_relative: float | None = None
+    relative_sd: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,7 +55,7 @@ def agent_run(
                               goal_of(settings.agent), settings.reporting_currency,
                               window_days=settings.agent.window_days, assets=c.asset_library,
                               adapter_options={"asset_bytes": c.asset_store.get}, asset_store=c.asset_store,
-                              generation=settings.agent.generation)  # fmt: skip
+                              generation=settings.agent.generation, seed=settings.agent.seed)  # fmt: skip
             async with checkpointer(settings.agent.checkpoint_url, settings.data_dir) as saver:
                 agent = Agent(agent_config(settings.agent, dry_run=dry_run), prod.runtime(), saver)
                 book = CycleBook(settings.data_dir / "agent-state.json")

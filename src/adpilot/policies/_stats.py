@@ -237,7 +237,7 @@ class CandidateChoice:
     """The candidate a Thompson draw picked, and why."""
 
     candidate: CreativeCandidate
-    basis: str  # "live elsewhere", "parent", or "no history"
+    basis: str  # "live elsewhere", "parent", "element model" or "no history"
     prior_mean: float  # expected quality relative to the ads it will run beside
     draw: float  # the winning draw
     shape: float = 1.0  # its Gamma(shape, rate) posterior (of the parent's quality for basis "parent")
@@ -297,6 +297,14 @@ def choose_candidate(
     rho = prior.heritability
     best: CandidateChoice | None = None
     for c in pool:
+        if c.expected_relative is not None:  # the element model's estimate, as a Gamma of the same mean and spread
+            cv2 = max(math.expm1((c.relative_sd or prior.relative_sd) ** 2), 1e-6)
+            shape, rate = 1.0 / cv2, 1.0 / (cv2 * max(c.expected_relative, 1e-9))
+            draw = float(rng.gamma(shape, 1.0 / rate))
+            choice = CandidateChoice(c, "element model", shape / rate, draw, shape, rate)
+            if best is None or choice.draw > best.draw:
+                best = choice
+            continue
         obs, exp = _relative_evidence(snapshot, c.key, prior.window_days)
         parent = _relative_evidence(snapshot, c.parent_key, prior.window_days) if c.parent_key else (0.0, 0.0)
         if exp > 0:

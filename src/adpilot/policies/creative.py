@@ -732,6 +732,10 @@ class CreativePolicy:
                 "after regression to the mean"
             ),
             "no history": "no history yet, picked by a draw from the creatives' prior",
+            "element model": (
+                f"an untried combination of this ad set's headlines, images and buttons that the element model "
+                f"proposes, expected at ~{choice.prior_mean:.2f}x the ad set's current rate"
+            ),
         }[choice.basis]
         n = len(eligible_candidates(snapshot, s))
         reason = f"Launch '{c.name}' in '{s.name}': {why}. Chosen among {n} candidate(s): {basis}."
