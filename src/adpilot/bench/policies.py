@@ -428,6 +428,7 @@ def summarize(results: Sequence[RunResult]) -> dict[str, Any]:
             "days_to_correct_winner": mean_ci([float(r.winner_day) for r in runs if r.winner_day is not None]),
             "runs_with_correct_winner": sum(1 for r in runs if r.winner_day is not None),
             "fatigue_delay_median_days": float(np.median(delays)) if delays else None,
+            "fatigue_detections": retirements,
             "false_retirement_rate": (sum(r.false_retirements for r in runs) / retirements) if retirements else None,
             **_shock_figures(runs),
         }
