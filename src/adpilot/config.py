@@ -48,7 +48,9 @@ class AgentSettings(BaseModel):
     window_days: int = Field(default=60, ge=14, le=400)
     rules_file: Path | None = None
     generation: bool = Field(
-        default=False, description="Offer the creative policies copy variants of each ad set's best ad to launch."
+        default=False,
+        description="Offer the creative policies new ads to launch: the untried combinations of each ad set's "
+        "headlines (its own and new copy variants), images and buttons that the element model proposes.",
     )
     default_approval: ApprovalModeName = "auto"
     approvals: dict[str, ApprovalModeName] = Field(
