@@ -201,9 +201,10 @@ def run_one(
             adapter_for=lambda p, _: cast(PlatformAdapter, adapters[p]),
             clock=lambda: m.now,
         )
+        guardrails = GuardrailConfig(total_daily_cap=_dec(goal.total_daily_budget or 0) or None)
         config = AgentConfig(
-            policies=policy_set(policy),
-            guardrails=GuardrailConfig(total_daily_cap=_dec(goal.total_daily_budget or 0) or None),
+            policies=policy_set(policy, launch_cap=guardrails.max_launches_per_ad_set_per_week),
+            guardrails=guardrails,
             seed=seed,
         )
         agent = Agent(config, runtime, InMemorySaver())

@@ -190,8 +190,8 @@ class CandidatePrior:
     window_days: int = 42  # history used to judge a creative or its parent where it already runs
     relative_sd: float = 0.36  # spread of creatives' conversions per impression (CTR 0.30 and CVR 0.20 combined)
     heritability: float = 0.65  # child quality = parent quality^rho x noise (reference: rho 0.5–0.8)
-    # Launches per ad set in 7 days the policies plan within: the guardrail's cap (its default is 2), so a
-    # launch is proposed only when it can pass.
+    # Launches per ad set in 7 days the policies plan within, so a launch is proposed only when the guardrail
+    # will let it pass: ``policy_set`` sets it from the guardrails' ``max_launches_per_ad_set_per_week``.
     launch_cap: int = 2
 
     def __post_init__(self) -> None:
