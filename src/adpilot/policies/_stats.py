@@ -281,8 +281,9 @@ def choose_candidate(
 ) -> CandidateChoice | None:
     """Thompson-pick one candidate to launch in ``ad_set`` (None if none fits).
 
-    Each candidate's quality relative to its future neighbours is drawn from a Gamma-Poisson posterior
-    when the same creative runs elsewhere; else from its parent's posterior raised to the heritability
+    Each candidate's quality relative to its future neighbours is drawn from the element model's estimate
+    when it has one (``expected_relative``); else from a Gamma-Poisson posterior when the same creative runs
+    elsewhere; else from its parent's posterior raised to the heritability
     ``rho`` times fresh lognormal noise (``m_child = m_parent^rho x LogNormal(0, sqrt((1 - rho^2) v))``, so
     children keep the creatives' overall spread ``v``); else from the prior spread alone. With
     ``parent_key``, the candidates derived from that creative are preferred, if any.
@@ -292,36 +293,36 @@ def choose_candidate(
         pool = [c for c in pool if c.parent_key == parent_key] or pool
     if not pool:
         return None
-    v = prior.relative_sd**2
-    kappa = 1.0 / v  # Gamma(kappa, kappa): mean 1, relative variance v
-    rho = prior.heritability
     best: CandidateChoice | None = None
     for c in pool:
-        if c.expected_relative is not None:  # the element model's estimate, as a Gamma of the same mean and spread
-            cv2 = max(math.expm1((c.relative_sd or prior.relative_sd) ** 2), 1e-6)
-            shape, rate = 1.0 / cv2, 1.0 / (cv2 * max(c.expected_relative, 1e-9))
-            draw = float(rng.gamma(shape, 1.0 / rate))
-            choice = CandidateChoice(c, "element model", shape / rate, draw, shape, rate)
-            if best is None or choice.draw > best.draw:
-                best = choice
-            continue
-        obs, exp = _relative_evidence(snapshot, c.key, prior.window_days)
-        parent = _relative_evidence(snapshot, c.parent_key, prior.window_days) if c.parent_key else (0.0, 0.0)
-        if exp > 0:
-            shape, rate = kappa + obs, kappa + exp
-            draw = float(rng.gamma(shape, 1.0 / rate))
-            choice = CandidateChoice(c, "live elsewhere", shape / rate, draw, shape, rate)
-        elif parent[1] > 0:
-            shape, rate = kappa + parent[0], kappa + parent[1]
-            noise_sd = math.sqrt((1 - rho**2) * v)
-            draw = float(rng.gamma(shape, 1.0 / rate)) ** rho * math.exp(float(rng.normal(0.0, noise_sd)))
-            choice = CandidateChoice(c, "parent", (shape / rate) ** rho, draw, shape, rate, rho, noise_sd)
-        else:
-            draw = float(rng.gamma(kappa, 1.0 / kappa))
-            choice = CandidateChoice(c, "no history", 1.0, draw, kappa, kappa)
+        choice = _candidate_choice(snapshot, c, rng, prior)
         if best is None or choice.draw > best.draw:
             best = choice
     return best
+
+
+def _candidate_choice(
+    snapshot: Snapshot, c: CreativeCandidate, rng: np.random.Generator, prior: CandidatePrior
+) -> CandidateChoice:
+    """One Thompson draw of ``c``'s quality, from the best evidence there is about it (see ``choose_candidate``)."""
+    v = prior.relative_sd**2
+    kappa = 1.0 / v  # Gamma(kappa, kappa): mean 1, relative variance v
+    rho = prior.heritability
+    if c.expected_relative is not None:  # the element model's estimate, as a Gamma of the same mean and spread
+        cv2 = max(math.expm1((c.relative_sd or prior.relative_sd) ** 2), 1e-6)
+        shape, rate = 1.0 / cv2, 1.0 / (cv2 * max(c.expected_relative, 1e-9))
+        return CandidateChoice(c, "element model", shape / rate, float(rng.gamma(shape, 1.0 / rate)), shape, rate)
+    obs, exp = _relative_evidence(snapshot, c.key, prior.window_days)
+    if exp > 0:
+        shape, rate = kappa + obs, kappa + exp
+        return CandidateChoice(c, "live elsewhere", shape / rate, float(rng.gamma(shape, 1.0 / rate)), shape, rate)
+    parent = _relative_evidence(snapshot, c.parent_key, prior.window_days) if c.parent_key else (0.0, 0.0)
+    if parent[1] > 0:
+        shape, rate = kappa + parent[0], kappa + parent[1]
+        noise_sd = math.sqrt((1 - rho**2) * v)
+        draw = float(rng.gamma(shape, 1.0 / rate)) ** rho * math.exp(float(rng.normal(0.0, noise_sd)))
+        return CandidateChoice(c, "parent", (shape / rate) ** rho, draw, shape, rate, rho, noise_sd)
+    return CandidateChoice(c, "no history", 1.0, float(rng.gamma(kappa, 1.0 / kappa)), kappa, kappa)
 
 
 def launches_left(snapshot: Snapshot, ad_set: AdSetView, cap: int) -> int:

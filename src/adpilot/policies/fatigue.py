@@ -43,6 +43,7 @@ import numpy as np
 from adpilot.domain.actions import ActionKind, Pause
 from adpilot.domain.snapshot import AdSetView, AdView, Proposal, Snapshot, decision_key
 from adpilot.policies._stats import (
+    CandidateChoice,
     CandidatePrior,
     choose_candidate,
     launch_action,
@@ -324,26 +325,14 @@ class FatiguePolicy:
         return out
 
     def _ad_set(self, snapshot: Snapshot, s: AdSetView, rng: np.random.Generator) -> list[Proposal]:
-        p = self.params
         worn = [f for f in self.findings(snapshot, s) if f.retire]
         if not worn:
             return []
-        launch = None
-        recently_launched = _touched(snapshot, {s.ref}, {ActionKind.LAUNCH_AD.value}, p.launch_cooldown_days)
-        worth: tuple[float, float] | None = None
-        if p.refresh and not recently_launched and launches_left(snapshot, s, p.candidates.launch_cap) > 0:
-            launch = choose_candidate(snapshot, s, rng, p.candidates, parent_key=worn[0].ad.creative_key)
-        if launch is not None:
-            # A fresh child against its worn parent (at ``ratio`` of its fresh self), net of its trial and
-            # the learning reset the launch starts.
-            cost = learning_cost(snapshot, s, horizon_days=p.refresh_horizon_days)
-            versus_parent = launch.candidate.parent_key == worn[0].ad.creative_key
-            worth = launch_worth(launch, worn[0].ratio, cost, rng, versus_parent=versus_parent)
-            if worth[0] <= 0:
-                launch = None
+        refresh = self._refresh(snapshot, s, worn, rng)
         fatigued = self.retiring(snapshot, s, worn)
-        out = [self._retire(snapshot, s, f, launch is not None) for f in fatigued]
-        if launch is not None:
+        out = [self._retire(snapshot, s, f, refresh is not None) for f in fatigued]
+        if refresh is not None:
+            launch, worth = refresh
             c = launch.candidate
             tired = worn[0].ad.name
             origin = (
@@ -358,8 +347,8 @@ class FatiguePolicy:
                     policy=self.name,
                     evidence={
                         "candidate": launch.evidence(),
-                        "expected_net_gain": round(worth[0], 4) if worth else None,
-                        "p_beats_worn_ad": round(worth[1], 4) if worth else None,
+                        "expected_net_gain": round(worth[0], 4),
+                        "p_beats_worn_ad": round(worth[1], 4),
                         "replaces": [str(f.ad.ref) for f in fatigued],
                         "fatigue": [f.evidence(snapshot.as_of) for f in worn],
                     },
@@ -370,6 +359,26 @@ class FatiguePolicy:
                 )
             )
         return out
+
+    def _refresh(
+        self, snapshot: Snapshot, s: AdSetView, worn: Sequence[Finding], rng: np.random.Generator
+    ) -> tuple[CandidateChoice, tuple[float, float]] | None:
+        """The candidate to launch for the most worn ad, with its expected net gain and the chance it beats the
+        worn ad; None when refreshing is off, the ad set launched lately or is at the launch cap, nothing fits,
+        or the launch would not pay for itself."""
+        p = self.params
+        recently_launched = _touched(snapshot, {s.ref}, {ActionKind.LAUNCH_AD.value}, p.launch_cooldown_days)
+        if not p.refresh or recently_launched or launches_left(snapshot, s, p.candidates.launch_cap) <= 0:
+            return None
+        choice = choose_candidate(snapshot, s, rng, p.candidates, parent_key=worn[0].ad.creative_key)
+        if choice is None:
+            return None
+        # A fresh child against its worn parent (at ``ratio`` of its fresh self), net of its trial and the
+        # learning reset the launch starts.
+        cost = learning_cost(snapshot, s, horizon_days=p.refresh_horizon_days)
+        versus_parent = choice.candidate.parent_key == worn[0].ad.creative_key
+        worth = launch_worth(choice, worn[0].ratio, cost, rng, versus_parent=versus_parent)
+        return (choice, worth) if worth[0] > 0 else None
 
     def _retire(self, snapshot: Snapshot, s: AdSetView, f: Finding, replaced: bool) -> Proposal:
         metric = "click-through rate" if f.metric == "ctr" else "conversion rate (relative to the other ads)"
