@@ -13,7 +13,6 @@ combination. Deterministic for a seed.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -127,9 +126,7 @@ def _live_combos(
         if src is None or impressions <= 0:
             continue
         clicks = float(sum(h.clicks))
-        conversions = math.fsum(
-            c / max(snapshot.reported_share(s.platform, d), 0.05) for d, c in zip(h.days, h.conversions, strict=True)
-        )
+        conversions = snapshot.lag_adjusted_conversions(s.platform, h)
         combo = Combo(src.headline, src.image_asset_id or _NO_IMAGE, src.call_to_action.upper())
         recent = float(sum(ad.history.since(snapshot.as_of - timedelta(days=6)).impressions)) if ad.active else 0.0
         rows.append((combo, src, ComboResult(combo, impressions, clicks, min(conversions, clicks)), recent))

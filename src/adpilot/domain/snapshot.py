@@ -221,6 +221,13 @@ class Snapshot:
             return 0.0
         return curve[a] if a < len(curve) else 1.0
 
+    def lag_adjusted_conversions(self, platform: Platform, series: Series) -> float:
+        """A series' conversions with each day divided by its expected reported share (floored at 5 %)."""
+        return math.fsum(
+            c / max(self.reported_share(platform, d), 0.05)
+            for d, c in zip(series.days, series.conversions, strict=True)
+        )
+
     def active_ad_sets(self) -> list[AdSetView]:
         return [s for s in self.ad_sets if s.active]
 

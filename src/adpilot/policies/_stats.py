@@ -17,8 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from adpilot.domain.actions import ActionKind, LaunchAd
-from adpilot.domain.ids import Platform
-from adpilot.domain.snapshot import AdSetView, CreativeCandidate, Series, Snapshot, decision_key
+from adpilot.domain.snapshot import AdSetView, CreativeCandidate, Snapshot, decision_key
 
 FloatArray = NDArray[np.float64]
 
@@ -201,13 +200,6 @@ class CandidatePrior:
             raise ValueError("launch_cap: must be >= 0")
 
 
-def lag_adjusted_conversions(snapshot: Snapshot, platform: Platform, s: Series) -> float:
-    """A series' conversions with each day divided by its expected reported share (floored at 5 %)."""
-    return math.fsum(
-        c / max(snapshot.reported_share(platform, d), 0.05) for d, c in zip(s.days, s.conversions, strict=True)
-    )
-
-
 def _relative_evidence(snapshot: Snapshot, key: str, window_days: int) -> tuple[float, float]:
     """(observed, expected) lag-adjusted conversions of ads with this creative key, across the snapshot.
 
@@ -224,10 +216,10 @@ def _relative_evidence(snapshot: Snapshot, key: str, window_days: int) -> tuple[
         set_impr = float(sum(sum(h.impressions) for h in windows))
         if set_impr <= 0:
             continue
-        set_rate = math.fsum(lag_adjusted_conversions(snapshot, s.platform, h) for h in windows) / set_impr
+        set_rate = math.fsum(snapshot.lag_adjusted_conversions(s.platform, h) for h in windows) / set_impr
         for a in mine:
             h = a.history.since(first)
-            observed += lag_adjusted_conversions(snapshot, s.platform, h)
+            observed += snapshot.lag_adjusted_conversions(s.platform, h)
             expected += sum(h.impressions) * set_rate
     return observed, expected
 
@@ -376,7 +368,7 @@ def conversions_per_day(snapshot: Snapshot, ad_set: AdSetView) -> float:
     """Lag-adjusted conversions per day over the last 7 days (the ad set's series, else its ads')."""
     first = snapshot.as_of - timedelta(days=6)
     parts = [ad_set.history] if len(ad_set.history) else [a.history for a in ad_set.ads]
-    return math.fsum(lag_adjusted_conversions(snapshot, ad_set.platform, h.since(first)) for h in parts) / 7.0
+    return math.fsum(snapshot.lag_adjusted_conversions(ad_set.platform, h.since(first)) for h in parts) / 7.0
 
 
 def learning_cost(
