@@ -493,12 +493,13 @@ class CreativePolicy:
         for s in snapshot.ad_sets:
             if not s.active or recently_changed(snapshot, s, p.cooldown_days):
                 continue
+            worn = [f for f in self.fatigue.findings(snapshot, s) if f.retire] if self.fatigue is not None else []
             leaving = (
-                frozenset(f.ad.ref for f in self.fatigue.retiring(snapshot, s))
+                frozenset(f.ad.ref for f in self.fatigue.retiring(snapshot, s, worn))
                 if self.fatigue is not None
                 else frozenset()
             )
-            refreshing = self.fatigue is not None and any(f.retire for f in self.fatigue.findings(snapshot, s))
+            refreshing = bool(worn)
             set_arms = arms[s.ref]
             if len(set_arms) >= 2:
                 post = _posterior(snapshot, s, set_arms, priors[s.platform], p, rng)
