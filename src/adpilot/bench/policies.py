@@ -214,7 +214,8 @@ def run_one(
         winner_day: int | None = None
         truth_best = {s.id: _best_creative(m, s.id) for s in m.ad_sets.values()}
         drop_day: dict[str, int] = {}
-        retired: dict[str, tuple[int, float]] = {}
+        # ad -> (run day, CTR vs fresh) when first flagged worn (adpilot) or paused (a baseline)
+        detected: dict[str, tuple[int, float]] = {}
         for k in range(n_days):
             learning_before = {s.id: (s.learning, s.learning_since) for s in m.ad_sets.values()}
             state_before = {a.id: a.status for a in m.ads.values()}
@@ -239,19 +240,19 @@ def run_one(
                 rel = float(ctr[i] / fresh[i]) if fresh[i] > 0 else 1.0
                 if ad.id not in drop_day and rel <= 0.7:
                     drop_day[ad.id] = k
-                if ad.id in retired:
+                if ad.id in detected:
                     continue
                 if policy == "adpilot":  # detection: the day the fatigue policy first flags the ad as worn
                     if ad.id in flagged:
-                        retired[ad.id] = (k, rel)
+                        detected[ad.id] = (k, rel)
                 elif state_before.get(ad.id) == "ACTIVE" and ad.status == "PAUSED":  # a baseline: its pause
-                    retired[ad.id] = (k, rel)
+                    detected[ad.id] = (k, rel)
             m.advance(1)
         records = wh.list_actions(limit=None)
-        # Delay: from the day the true CTR fell 30 % below fresh (or the run's start, if before) to retirement;
-        # a retirement before that day is premature, and "false" while the CTR is within 10 % of fresh.
-        delays = tuple(day - drop_day[a] for a, (day, _) in retired.items() if a in drop_day and drop_day[a] <= day)
-        false_ret = sum(1 for _, rel in retired.values() if rel > 0.9)
+        # Delay: from the day the true CTR fell 30 % below fresh (or the run's start, if before) to detection;
+        # a detection before that day is premature, and "false" while the CTR is within 10 % of fresh.
+        delays = tuple(day - drop_day[a] for a, (day, _) in detected.items() if a in drop_day and drop_day[a] <= day)
+        false_ret = sum(1 for _, rel in detected.values() if rel > 0.9)
         first, last = start + first_eval - 1, start + n_days - 1
         summary = m.oracle_summary(first, last)
         allocation = [_allocation_value(m, t) for t in range(start, last + 1)]
@@ -282,7 +283,7 @@ def run_one(
         winner_day=winner_day,
         fatigue_delays=delays,
         false_retirements=false_ret,
-        retirements=len(retired),
+        retirements=len(detected),
         failed=sum(1 for r in records if r.state is ActionState.FAILED),
         launches=sum(1 for r in records if r.state is ActionState.APPLIED and r.action.kind == "launch_ad"),
         allocation=sum(allocation[first - start :]),
