@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -9,9 +10,9 @@ import pyarrow as pa
 import pytest
 
 from adpilot.agent.snapshot import SnapshotInputs, build_snapshot, last_complete_day
-from adpilot.domain.entities import Ad, AdAccount, AdSet, Campaign, Creative
+from adpilot.domain.entities import Ad, AdAccount, AdSet, Campaign, Creative, LearningStatus
 from adpilot.domain.fx import FxRate, FxTable
-from adpilot.domain.ids import Level, Platform
+from adpilot.domain.ids import EntityRef, Level, Platform
 from adpilot.domain.money import Money
 from adpilot.domain.snapshot import Goal, PastAction
 from adpilot.domain.status import Status
@@ -116,3 +117,38 @@ def test_learning_after_a_recent_reset_until_fifty_conversions() -> None:
     assert not build_snapshot(_inputs(rows=few), completeness=_flat).ad_sets[0].learning  # no reset this week
     many = [("a1", d, 1000, 30, 5000, 30.0, 0) for d in days]
     assert not build_snapshot(_inputs(rows=many, applied=(pause,)), completeness=_flat).ad_sets[0].learning
+
+
+def test_an_ad_set_that_cannot_get_fifty_conversions_a_week_is_limited_after_its_window() -> None:
+    """Learning does not end by the calendar: 3 conversions a day never make 50 a week, so a week after its
+    start the ad set is limited (still converting below its full rate), every day of it spent learning."""
+    days = [date(2026, 2, 24) + timedelta(days=i) for i in range(14)]  # to the last complete day
+    few = [("a1", d, 1000, 30, 5000, 3.0, 0) for d in days]
+    (s,) = build_snapshot(_inputs(rows=few), completeness=_flat).ad_sets
+    assert s.learning_limited and not s.learning
+    assert s.learning_days == frozenset(days)
+
+
+def test_learning_ends_on_the_day_the_week_reaches_fifty_and_restarts_at_a_reset() -> None:
+    days = [date(2026, 2, 24) + timedelta(days=i) for i in range(14)]  # to the last complete day
+    rows = [("a1", d, 1000, 30, 5000, 10.0, 0) for d in days]  # 50 by the fifth day
+    (s,) = build_snapshot(_inputs(rows=rows), completeness=_flat).ad_sets
+    assert not s.learning and not s.learning_limited
+    assert s.learning_days == frozenset(days[:5])
+    launch = PastAction(EntityRef(Platform.META, "act_1", Level.AD, "a2"), "launch_ad", "creative", NOW)
+    (again,) = build_snapshot(_inputs(rows=rows, applied=(launch,)), completeness=_flat).ad_sets
+    assert again.learning and not again.learning_limited  # today's launch restarts it
+
+
+def test_the_platforms_word_on_learning_overrides_the_estimate() -> None:
+    days = [date(2026, 2, 24) + timedelta(days=i) for i in range(14)]  # to the last complete day
+    rows = [("a1", d, 1000, 30, 5000, 3.0, 0) for d in days]
+    for status, learning, limited in (
+        (LearningStatus.LEARNED, False, False),
+        (LearningStatus.LEARNING, True, False),
+        (LearningStatus.LIMITED, False, True),
+    ):
+        inputs = _inputs(rows=rows)
+        inputs = replace(inputs, ad_sets=[replace(inputs.ad_sets[0], learning=status)])
+        (s,) = build_snapshot(inputs, completeness=_flat).ad_sets
+        assert (s.learning, s.learning_limited) == (learning, limited), status

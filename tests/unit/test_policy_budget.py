@@ -25,11 +25,12 @@ from adpilot.domain.ids import EntityRef, Level, Platform
 from adpilot.domain.money import Money
 from adpilot.domain.snapshot import AdSetView, Goal, Objective, PastAction, Proposal, Series, Snapshot
 from adpilot.domain.status import Status
-from adpilot.policies.budget import BudgetParams, BudgetPolicy, _moves
+from adpilot.policies.budget import BudgetParams, BudgetPolicy, _fit, _moves, _units
 from adpilot.policies.curves import (
     DeliveryPosterior,
     RatePosterior,
     allocate,
+    allocate_gated,
     curve_marginal,
     curve_value,
     fit_delivery,
@@ -131,7 +132,7 @@ class Market:
             self.rows[t.name].append((spend, impressions, clicks, conversions))
         self.day += 1
 
-    def view(self, t: Truth, as_of_day: int, *, learning: bool = False) -> AdSetView:
+    def view(self, t: Truth, as_of_day: int, *, learning: bool = False, limited: bool = False) -> AdSetView:
         rows = self.rows[t.name]
         days = tuple(self.start + timedelta(days=d) for d in range(len(rows)))
         reported = tuple(
@@ -157,10 +158,14 @@ class Market:
             daily_budget=Money.of_major(Decimal(repr(round(self.budget[t.name] / t.fx, 2))), t.currency),
             fx_rate=t.fx,
             learning=learning,
+            learning_limited=limited,
+            learning_days=frozenset(days) if limited else frozenset(),
             history=history,
         )
 
-    def snapshot(self, *, learning: frozenset[str] = frozenset(), goal: Goal | None = None) -> Snapshot:
+    def snapshot(
+        self, *, learning: frozenset[str] = frozenset(), limited: frozenset[str] = frozenset(), goal: Goal | None = None
+    ) -> Snapshot:
         as_of_day = self.day - 1
         as_of = self.start + timedelta(days=as_of_day)
         return Snapshot(
@@ -169,7 +174,9 @@ class Market:
             cycle=self.day,
             reporting_currency="USD",
             goal=goal or Goal(total_daily_budget=self.total),
-            ad_sets=tuple(self.view(t, as_of_day, learning=t.name in learning) for t in self.truths),
+            ad_sets=tuple(
+                self.view(t, as_of_day, learning=t.name in learning, limited=t.name in limited) for t in self.truths
+            ),
             completeness=dict.fromkeys(Platform, COMPLETENESS),
             applied=tuple(self.applied),
         )
@@ -392,6 +399,32 @@ def test_allocator_handles_s_curves_like_brute_force(total: float) -> None:
     assert alloc.budgets.sum() == pytest.approx(total, rel=1e-7)
 
 
+@pytest.mark.parametrize("total", [600.0, 1500.0, 3000.0])
+@pytest.mark.parametrize("gates", [(0.0, 700.0, 400.0), (900.0, np.inf, 300.0), (2500.0, 800.0, 0.0)])
+def test_gated_allocator_finds_which_units_to_lift_out_of_learning(total: float, gates: tuple[float, ...]) -> None:
+    """Below its gate a unit earns 80 % of its curve (learning); the allocation must match brute force."""
+    v = np.array([30.0, 14.0, 9.0])
+    k = np.array([900.0, 500.0, 700.0])
+    a = np.array([1.2, 1.0, 2.0])
+    gate = np.array(gates)
+    alloc, lifted = allocate_gated(total, v, k, a, np.zeros(3), np.full(3, total), gate, 0.8)
+
+    def worth(b: np.ndarray, j: int) -> np.ndarray:
+        return np.asarray(curve_value(b, v[j], k[j], a[j]) * np.where(b >= gate[j], 1.0, 0.8))
+
+    got = sum(float(worth(alloc.budgets[j : j + 1], j)[0]) for j in range(3))
+    steps = 300
+    grid = np.arange(steps + 1) * total / steps
+    b0, b1 = np.meshgrid(grid, grid, indexing="ij")
+    b2 = total - b0 - b1
+    ok = b2 >= -1e-9
+    best = float(np.max(worth(b0[ok], 0) + worth(b1[ok], 1) + worth(np.maximum(b2[ok], 0), 2)))
+    assert got >= best * (1 - 5e-3)
+    assert alloc.budgets.sum() == pytest.approx(total, rel=1e-6)
+    assert np.all(alloc.budgets[lifted] >= gate[lifted] * (1 - 1e-9))
+    assert not np.any(lifted & (gate == 0))  # a unit past learning is not "lifted"
+
+
 # -- moves ------------------------------------------------------------------------------------------------------
 
 
@@ -453,6 +486,26 @@ def test_no_budget_change_for_a_learning_or_cooling_unit() -> None:
     market.applied.append(PastAction(cooling, "set_budget", "budget", snap.now - timedelta(hours=3)))
     again = BudgetPolicy()(market.snapshot(), np.random.default_rng(5))
     assert all(p.action.target != cooling for p in again)
+
+
+def test_a_limited_unit_is_moved_and_its_rate_read_as_the_learned_rate() -> None:
+    """Days spent learning convert at the learning factor: the fitted rate is theirs divided by it, and a
+    limited unit (stuck in learning, unlike one still learning) may be moved."""
+    market = Market(MARKET, 5000.0, 8)
+    p = BudgetParams()
+    plain = _fit(_units(market.snapshot(), p), p)
+    limited_units = _units(market.snapshot(limited=frozenset({"m1"})), p)
+    read = _fit(limited_units, p)
+    i = next(j for j, u in enumerate(limited_units) if u.holder.entity_id == "m1")
+    assert not limited_units[i].hold and not limited_units[i].learned
+    before, after = plain[i], read[i]
+    assert before is not None and after is not None
+    # Up by the learning factor's inverse, less what pooling with the other units shrinks it by.
+    assert 1.1 < after.rate.mean / before.rate.mean <= 1.01 / p.learning_factor
+    props = BudgetPolicy()(market.snapshot(limited=frozenset({"m1"})), np.random.default_rng(8))
+    ev = next(pr.evidence for pr in props if pr.action.target.entity_id == "m1")
+    assert ev["learning"]["state"] == "limited"
+    assert ev["learning"]["budget_to_end_it"] is None or ev["learning"]["budget_to_end_it"] > 0
 
 
 def test_total_is_never_exceeded_and_a_smaller_goal_only_cuts() -> None:

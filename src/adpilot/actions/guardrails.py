@@ -7,7 +7,8 @@ Rules, in the order they are applied (the first that fails names the rejection):
 3. cooldown: one change per entity within ``cooldown_hours``.
 4. daily change count: at most ``max_changes_per_day`` changes (applied today plus approved now).
 5. learning-phase protection: no budget or bid change on an ad set that is still learning
-   (pauses stay allowed: stopping waste never waits).
+   (pauses stay allowed: stopping waste never waits). A *limited* ad set (still learning a full window
+   after its reset) is not protected: it has no phase to lose, and more budget is what can end it.
 6. per-change cap: a budget or bid moves by at most ``max_change`` of its current value.
 7. platform minimums: a budget never goes below what the platform accepts (TikTok: 20 per ad group).
    Then floors and ceilings: a daily budget stays within [``budget_floor``, ``budget_ceiling``] (reporting

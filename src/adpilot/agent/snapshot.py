@@ -11,6 +11,7 @@ snapshot's ``completeness`` says how much of them is reported yet).
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -21,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from adpilot.domain.actions import ActionKind
-from adpilot.domain.entities import Ad, AdAccount, AdSet, Campaign, Creative
+from adpilot.domain.entities import Ad, AdAccount, AdSet, Campaign, Creative, LearningStatus
 from adpilot.domain.fx import FxTable
 from adpilot.domain.ids import EntityRef, Level, Platform
 from adpilot.domain.money import currency_exponent
@@ -199,22 +200,44 @@ def _reporting_columns(inputs: SnapshotInputs, first: date, last: date) -> tuple
     return days, cols
 
 
-def _learning(ad_set: AdSetView, applied: Sequence[PastAction], ad_refs: set[EntityRef], as_of: date) -> bool:
-    """In learning: a reset (a new ad set, an ad paused, resumed or launched) within the last week
-    and fewer than ``LEARNING_EVENTS`` conversions since it."""
-    resets = [
-        a.at.date() for a in applied if a.kind in LEARNING_RESETS and (a.target == ad_set.ref or a.target in ad_refs)
-    ]
-    delivered = [d for d, i in zip(ad_set.history.days, ad_set.history.impressions, strict=True) if i > 0]
-    if delivered:
-        resets.append(delivered[0])
-    if not resets:
-        return False
-    since = max(resets)
-    if (as_of - since).days >= LEARNING_WINDOW:
-        return False
-    events = sum(c for d, c in zip(ad_set.history.days, ad_set.history.conversions, strict=True) if d >= since)
-    return events < LEARNING_EVENTS
+def _learning_phase(
+    snapshot: Snapshot, ad_set: AdSetView, reported: LearningStatus | None, resets: set[date]
+) -> AdSetView:
+    """The ad set's learning phase: the platform's word for today where it gives one, and for the days of
+    its history an estimate by the platforms' rule.
+
+    Learning starts at each reset (the ad set's first delivery in the window, an ad's first delivery, and
+    the agent's own pauses, resumes and launches) and ends once ``LEARNING_EVENTS`` conversions fall within
+    ``LEARNING_WINDOW`` days since it; an ad set still learning a full window after its reset is *limited*
+    and stays so until it gets there (or is reset). Recent days count their lag-adjusted conversions: the
+    platform counts events as they happen, not as they are reported.
+    """
+    h = ad_set.history
+    first = next((d for d, n in zip(h.days, h.impressions, strict=True) if n > 0), None)
+    starts = sorted(set(resets) | {d for d in (first, *(a.first_day for a in ad_set.ads)) if d is not None})
+    since: date | None = None  # the start of the learning phase under way (None: not learning)
+    window: list[tuple[date, float]] = []  # (day, conversions) since ``since``, within the last window
+    days_in: list[date] = []
+    k = 0
+    for d, conversions in zip(h.days, h.conversions, strict=True):
+        while k < len(starts) and starts[k] <= d:
+            since, window, k = starts[k], [], k + 1
+        if since is None:
+            continue
+        window = [(x, c) for x, c in window if (d - x).days < LEARNING_WINDOW]
+        window.append((d, conversions / max(snapshot.reported_share(ad_set.platform, d), 0.05)))
+        days_in.append(d)
+        if math.fsum(c for _, c in window) >= LEARNING_EVENTS:
+            since = None
+    if k < len(starts):  # a reset after the last reported day (today's changes)
+        since = starts[-1]
+    learning = since is not None
+    limited = since is not None and (snapshot.as_of - since).days >= LEARNING_WINDOW
+    if reported is not None:
+        learning, limited = reported is LearningStatus.LEARNING, reported is LearningStatus.LIMITED
+    return replace(
+        ad_set, learning=learning and not limited, learning_limited=limited, learning_days=frozenset(days_in)
+    )
 
 
 def build_snapshot(inputs: SnapshotInputs, completeness: Completeness | None = None) -> Snapshot:
@@ -271,8 +294,7 @@ def build_snapshot(inputs: SnapshotInputs, completeness: Completeness | None = N
             history=_sum_series([a.history for a in ad_views]),
             ads=tuple(ad_views),
         )
-        learning = _learning(view, inputs.applied, {a.ref for a in ad_views}, as_of)
-        views.append(replace(view, learning=learning))
+        views.append(view)
 
     snapshot = Snapshot(
         now=inputs.now,
@@ -289,4 +311,12 @@ def build_snapshot(inputs: SnapshotInputs, completeness: Completeness | None = N
         from adpilot.policies.lag import estimate_completeness
 
         completeness = estimate_completeness
-    return replace(snapshot, completeness=dict(completeness(snapshot.ad_sets, as_of)))
+    snapshot = replace(snapshot, completeness=dict(completeness(snapshot.ad_sets, as_of)))
+    reported = {s.ref: s.learning for s in inputs.ad_sets}
+    resets: dict[EntityRef, set[date]] = defaultdict(set)
+    set_of = {a.ref: v.ref for v in snapshot.ad_sets for a in v.ads}
+    for a in inputs.applied:
+        if a.kind in LEARNING_RESETS:
+            resets[set_of.get(a.target, a.target)].add(a.at.date())
+    views = [_learning_phase(snapshot, v, reported.get(v.ref), resets[v.ref]) for v in snapshot.ad_sets]
+    return replace(snapshot, ad_sets=tuple(views))

@@ -33,6 +33,20 @@ def _same_currency(field: str, money: Money | None, currency: str) -> None:
         raise ValueError(f"{field}: {money.currency} differs from the account currency {currency}")
 
 
+class LearningStatus(StrEnum):
+    """An ad set's learning phase as its platform reports it (Meta's ``learning_stage_info.status``).
+
+    After a new ad set or a significant edit the platform's delivery model learns until about 50 optimization
+    events within 7 days (``LEARNING``); an ad set that does not get there is *limited* (``LIMITED``, Meta's
+    "Learning limited", status ``FAIL``) and stays so until it does or is reset; one that got there has
+    ``LEARNED`` (Meta's ``SUCCESS``). Conversion rates run lower while learning or limited.
+    """
+
+    LEARNING = "learning"
+    LIMITED = "limited"
+    LEARNED = "learned"
+
+
 @dataclass(frozen=True, slots=True)
 class AdAccount:
     """An advertiser account; its currency and time zone govern every number under it."""
@@ -94,6 +108,7 @@ class AdSet:
     daily_budget: Money | None = None
     bid: Money | None = None
     optimization_goal: str = ""
+    learning: LearningStatus | None = None  # None where the platform does not report it (X, TikTok)
 
     def __post_init__(self) -> None:
         for f in ("account_id", "campaign_id", "ad_set_id"):

@@ -131,7 +131,12 @@ class AdSetView:
     budget_holder: EntityRef
     daily_budget: Money | None  # the holder's current daily budget, account currency
     fx_rate: float  # reporting-currency units per account-currency unit (today)
+    # The learning phase (see ``adpilot.domain.entities.LearningStatus``): ``learning`` while it may still end
+    # (an edit would restart it), ``learning_limited`` once the ad set failed to end it in its window; both
+    # deliver at a lower conversion rate, as on ``learning_days`` (the days of the history it spent so).
     learning: bool = False
+    learning_limited: bool = False
+    learning_days: frozenset[date] = frozenset()
     bid: Money | None = None
     min_budget: Money | None = None  # the platform's smallest daily budget for the holder
     history: Series = field(default_factory=Series)

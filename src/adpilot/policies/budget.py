@@ -40,6 +40,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from adpilot.domain.actions import ActionKind, SetBudget
 from adpilot.domain.ids import EntityRef, Platform
@@ -49,7 +50,7 @@ from adpilot.policies.curves import (
     DeliveryPosterior,
     FloatArray,
     RatePosterior,
-    allocate,
+    allocate_gated,
     alpha_evidence,
     best_response,
     curve_marginal,
@@ -89,6 +90,12 @@ class BudgetParams:
     posterior_scale: float = 0.5  # Thompson draws from the posterior reshaped to this spread (Chapelle & Li)
     interval: float = 0.8  # width of the intervals quoted in evidence
     evidence_draws: int = 200
+    # The learning phase (Meta's rule; TikTok's is alike): an ad set earns its full conversion rate once it
+    # gets ``learning_events`` within ``learning_window_days``; until then (and while "limited") it earns
+    # ``learning_factor`` of it (market-science §4: CVR x0.7-0.85 while learning).
+    learning_factor: float = 0.8
+    learning_events: float = 50.0
+    learning_window_days: int = 7
 
     def __post_init__(self) -> None:
         if not 0 < self.max_step < 1:
@@ -103,6 +110,8 @@ class BudgetParams:
             raise ValueError("posterior_scale: a fraction in (0, 1]")
         if not 0 < self.interval < 1 or self.evidence_draws < 10:
             raise ValueError("interval in (0, 1), evidence_draws >= 10")
+        if not 0 < self.learning_factor <= 1 or self.learning_events < 0 or self.learning_window_days < 1:
+            raise ValueError("learning_factor in (0, 1], learning_events >= 0, learning_window_days >= 1")
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,7 +128,18 @@ class _Unit:
     conversions: FloatArray
     outcome: FloatArray  # conversions, or value for a VALUE goal
     share: FloatArray  # expected share of each day's conversions reported so far
+    learning: FloatArray  # share of the unit's ad sets in their learning phase (or limited), per day
     hold: str = ""  # why the unit is not moved ("" if it may be)
+
+    @property
+    def learned(self) -> bool:
+        """Every ad set of the unit has left its learning phase (none learning, none limited)."""
+        return not any(v.learning or v.learning_limited for v in self.views)
+
+    def events_per_outcome(self) -> float:
+        """Conversions (the platforms' optimization events) per unit of outcome: 1, or per unit of value."""
+        value = float(self.outcome.sum())
+        return float(self.conversions.sum()) / value if value > 0 else 0.0
 
     @property
     def platform(self) -> Platform:
@@ -172,6 +192,7 @@ def _units(snapshot: Snapshot, p: BudgetParams) -> list[_Unit]:
                     i = index[d]
                     cols[:, i] += (h.spend[t], h.impressions[t], h.clicks[t], h.conversions[t], h.value[t])
         share = np.array([snapshot.reported_share(holder.platform, d) for d in days], dtype=np.float64)
+        learning = np.array([np.mean([d in v.learning_days for v in views]) for d in days], dtype=np.float64)
         hold = ""
         if any(v.learning for v in views):
             hold = "in its learning phase: a budget edit would reset it"
@@ -191,6 +212,7 @@ def _units(snapshot: Snapshot, p: BudgetParams) -> list[_Unit]:
                 conversions=cols[3],
                 outcome=cols[4] if objective_value else cols[3],
                 share=share,
+                learning=learning,
                 hold=hold,
             )
         )
@@ -283,7 +305,9 @@ def _fit(units: list[_Unit], p: BudgetParams) -> list[_Model | None]:
         u = units[i]
         usable = (u.share >= p.min_reported_share) & (u.impressions > 0)
         w = np.where(usable, 0.5 ** (u.age / p.rate_half_life_days) * weights[i], 0.0)
-        rates[i] = (u.outcome, u.impressions * u.share, w)
+        # Exposure on learning days counts at the learning factor: the rate fitted is the learned one.
+        phase = 1.0 - (1.0 - p.learning_factor) * u.learning
+        rates[i] = (u.outcome, u.impressions * u.share * phase, w)
     pooled_rate = sum(float(np.sum(w * y)) for y, _, w in rates.values()) / max(
         sum(float(np.sum(w * e)) for _, e, w in rates.values()), 1e-12
     )
@@ -374,14 +398,29 @@ def _moves(
     return np.asarray(cur + move, dtype=np.float64)
 
 
+def _gates(units: list[_Unit], v: FloatArray, k: FloatArray, a: FloatArray, p: BudgetParams) -> FloatArray:
+    """Per unit, the budget above which it would end its learning phase (the events it then gets a window,
+    at the learning factor, reach ``learning_events``) on curves ``(v, k, a)``: 0 for a unit that has ended
+    it, ``inf`` for one that cannot on its curve."""
+    epo = np.array([u.events_per_outcome() for u in units])
+    learned = np.array([u.learned for u in units])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        need = np.where(epo > 0, p.learning_events / (p.learning_window_days * p.learning_factor * epo), np.inf)
+        gate = np.where(need < v, k * np.power(need / np.maximum(v - need, 1e-300), 1.0 / a), np.inf)
+    return np.asarray(np.where(learned, 0.0, gate), dtype=np.float64)
+
+
 def _target(
     room: float,
     ts: tuple[FloatArray, FloatArray, FloatArray],
     post: list[tuple[FloatArray, FloatArray, FloatArray]],
     lo: FloatArray,
     hi: FloatArray,
-) -> tuple[FloatArray, float, FloatArray]:
-    """The long-run target for the Thompson draws ``ts``, its λ, and each unit's posterior P(on) at that λ.
+    gate: FloatArray,
+    factor: float,
+) -> tuple[FloatArray, float, FloatArray, NDArray[np.bool_]]:
+    """The long-run target for the Thompson draws ``ts``, its λ, each unit's posterior P(on) at that λ, and
+    which units the target lifts over their learning gate (``curves.allocate_gated``).
 
     *On* means more than the lower bound: for an S-curve, being on its decreasing-marginal branch. P(on) is
     evidence only. Forcing the posterior majority's choice instead of the draw's was tried (to stop an
@@ -389,12 +428,12 @@ def _target(
     stops exactly the exploration that would correct it.
     """
     v, k, a = ts
-    alloc = allocate(room, v, k, a, lo, hi)
+    alloc, lifted = allocate_gated(room, v, k, a, lo, hi, gate, factor)
     n, d = len(v), len(post[0][0])
     pv, pk, pa = (np.concatenate([draw[c] for draw in post]) for c in range(3))
     resp = best_response(alloc.lam, pv, pk, pa, np.repeat(lo, d), np.repeat(hi, d)).reshape(n, d)
     p_on = (resp > lo[:, None] * (1 + 1e-6) + 1e-9).mean(axis=1)
-    return alloc.budgets, alloc.lam, p_on
+    return alloc.budgets, alloc.lam, p_on, lifted
 
 
 def _interval(x: FloatArray, width: float) -> dict[str, float]:
@@ -432,7 +471,11 @@ class BudgetPolicy:
         hi_target = np.full_like(cur, p.ceiling if p.ceiling is not None else max(room, p.floor))
         # Per unit: the configured floor, or the platform's minimum when higher (TikTok refuses less).
         floor = np.array([max(p.floor, *(s.min_budget_reporting for s in units[i].views)) for i in movable])
-        target, lam, p_on = _target(room, (v, k, a), post, np.minimum(floor, hi_target), hi_target)
+        units_m = [units[i] for i in movable]
+        gate = _gates(units_m, v, k, a, p)
+        target, lam, p_on, lifted = _target(
+            room, (v, k, a), post, np.minimum(floor, hi_target), hi_target, gate, p.learning_factor
+        )
         new = _moves(cur, target, room, p, floor)
         proposals = []
         for j, i in enumerate(movable):
@@ -445,6 +488,7 @@ class BudgetPolicy:
                 continue
             ev, sentence = self._evidence(snapshot, u, model, post[j], (cur[j], new[j], target[j]), lam)
             ev["p_on_efficient_branch"] = round(float(p_on[j]), 3)
+            ev["learning"] = _learning_evidence(u, _gates([u] * len(post[j][0]), *post[j], p), bool(lifted[j]))
             proposals.append(
                 Proposal(
                     action=SetBudget(
@@ -526,6 +570,19 @@ class BudgetPolicy:
         return evidence, sentence
 
 
+def _learning_evidence(u: _Unit, gates: FloatArray, lifted: bool) -> dict[str, Any]:
+    """The unit's learning phase as the move saw it: its state, the budget that would end it (median over
+    the posterior; None when it cannot on its curve) and whether the target lifts it there."""
+    state = "learned" if u.learned else ("learning" if any(v.learning for v in u.views) else "limited")
+    finite = gates[np.isfinite(gates)]
+    reachable = len(finite) * 2 > len(gates)
+    return {
+        "state": state,
+        "budget_to_end_it": None if u.learned or not reachable else round(float(np.median(gates)), 2),
+        "target_ends_it": lifted,
+    }
+
+
 def _minor_unit(u: _Unit) -> float:
     return float(10.0 ** -currency_exponent(u.views[0].currency)) * u.views[0].fx_rate
 
@@ -534,6 +591,14 @@ def _reason(snapshot: Snapshot, ev: dict[str, Any], lam: float) -> str:
     """Why the move: equal marginal return, or, when the fitted median disagrees with the sampled curve's
     direction, a test step that the curve's uncertainty warrants (Thompson sampling)."""
     verb = "Raise" if ev["change_pct"] > 0 else "Cut"
+    phase = ev.get("learning", {})
+    if ev["change_pct"] > 0 and phase.get("target_ends_it") and phase.get("budget_to_end_it"):
+        return (
+            f"Raise the daily budget {ev['change_pct']:+.0f}% towards {ev['budget_target']:,.2f} "
+            f"{snapshot.reporting_currency}: from about {phase['budget_to_end_it']:,.2f} a day the ad set should "
+            f"get the conversions a week that end its learning phase ({phase['state']} now, converting below "
+            "its full rate), which is worth more than the same money spent elsewhere"
+        )
     m = ev["marginal_return_current"]
     label = "marginal ROAS" if snapshot.goal.objective is Objective.VALUE else "marginal CPA"
     here, there = _metric(m["median"], snapshot), _metric(lam, snapshot)

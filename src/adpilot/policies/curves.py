@@ -348,6 +348,52 @@ def allocate(total: float, v: FloatArray, k: FloatArray, a: FloatArray, lo: Floa
     return Allocation(_fit_to_total(low, total, lo, hi), lam_hi)
 
 
+def allocate_gated(
+    total: float,
+    v: FloatArray,
+    k: FloatArray,
+    a: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    gate: FloatArray,
+    factor: float,
+) -> tuple[Allocation, NDArray[np.bool_]]:
+    """:func:`allocate` when a unit returns only ``factor`` of its curve below its budget ``gate``.
+
+    This is the learning phase: an ad set earns its full conversion rate only once it gets enough events a
+    week, i.e. above some budget (``gate``: 0 for a unit that has left learning, ``inf`` for one that
+    cannot). The value is then a curve with a step, and the best allocation is a choice of which units to
+    lift over their gates. Greedily: start with every gated unit below its gate, and lift the unit whose lift
+    (its budget at least its gate, at its full curve) adds most to the total, while one does. Returns the
+    allocation and which units were lifted.
+    """
+    gated = gate > 0
+    lifted = ~gated
+
+    def solve(up: NDArray[np.bool_]) -> tuple[Allocation, float]:
+        scale = np.where(up, 1.0, factor)
+        floor = np.where(up & gated, np.minimum(np.maximum(lo, gate), hi), lo)
+        alloc = allocate(total, v * scale, k, a, floor, hi)
+        return alloc, float(curve_value(alloc.budgets, v * scale, k, a).sum())
+
+    best, value = solve(lifted)
+    while True:
+        tries = [j for j in np.flatnonzero(~lifted) if np.isfinite(gate[j]) and gate[j] <= hi[j]]
+        results = []
+        for j in tries:
+            up = lifted.copy()
+            up[j] = True
+            if float(np.where(up & gated, np.maximum(lo, gate), lo).sum()) <= total:  # the gates fit the total
+                results.append((*solve(up), up))
+        if not results:
+            break
+        alloc, got, up = max(results, key=lambda r: r[1])
+        if got <= value * (1 + 1e-9):
+            break
+        best, value, lifted = alloc, got, up
+    return best, lifted & gated
+
+
 def local_level(obs: FloatArray, var: FloatArray, drift: float) -> FloatArray:
     """Smoothed path of a random walk (daily step sd ``drift``) seen through noisy observations.
 
