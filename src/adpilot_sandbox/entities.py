@@ -72,7 +72,8 @@ class AdSet:
     updated_at: datetime
     key: int = 0
     learning: bool = True
-    learning_since: int = 0
+    learning_since: int = 0  # day index of the last reset (creation or significant edit)
+    learning_reset_at: datetime | None = None  # the moment of that reset (the market's clock)
     budget_edits: list[datetime] = field(default_factory=list)
 
 

@@ -129,6 +129,7 @@ class Market:
         self._counters = dict.fromkeys(PLATFORMS, 0)
         self._specs = {p: scenario.platform(p) for p in PLATFORMS}
         self._image_index: dict[tuple[str, str, str], Image] = {}  # (platform, account, hash|id|name)
+        self._set_positions: dict[str, int] = {}  # ad-set id → index in creation order (DayRecord.set_attributed)
         self._static: dict[str, Any] | None = None  # arrays that change only when entities are added
         self._cum_impr = np.zeros(0, dtype=np.int64)
         self._pending: list[tuple[int, AdSpec, AdSet, Account]] = []
@@ -416,7 +417,7 @@ class Market:
             self.now,
         )
         ad_set.key = stable_key("adset-api", camp.platform, camp.account_id, camp.id, name)
-        ad_set.learning_since = self.day
+        self._enter_learning(ad_set)
         self.ad_sets[ad_set.id] = ad_set
         self._log(camp.platform, "ad_set", ad_set.id, "created", None, name)
         return ad_set
@@ -559,6 +560,7 @@ class Market:
     def _enter_learning(self, ad_set: AdSet) -> None:
         ad_set.learning = True
         ad_set.learning_since = self.day
+        ad_set.learning_reset_at = self.now
 
     # -- the daily step ------------------------------------------------------------------------------------
     def _cpm_factor(self, platform: str, d: date, day: int) -> float:
@@ -792,11 +794,21 @@ class Market:
         for j, ad_set in enumerate(sets):
             if not ad_set.learning:
                 continue
-            spec = self.spec(ad_set.platform)
-            first = max(ad_set.learning_since, day - spec.learning_window_days + 1)
-            events = sum(float(r.set_attributed[j]) for r in self.records[first : day + 1] if j < len(r.set_attributed))
-            if events >= spec.learning_events:
+            if self._learning_events(j, ad_set, day) >= self.spec(ad_set.platform).learning_events:
                 ad_set.learning = False
+
+    def _learning_events(self, j: int, ad_set: AdSet, last: int) -> float:
+        """Attributed conversions of ad set ``j`` (creation order) that count toward leaving learning by the end
+        of day ``last``: on the days since its last reset, within the learning window."""
+        first = max(ad_set.learning_since, last - self.spec(ad_set.platform).learning_window_days + 1)
+        return sum(float(r.set_attributed[j]) for r in self.records[first : last + 1] if j < len(r.set_attributed))
+
+    def learning_events(self, ad_set: AdSet) -> int:
+        """The events the learning phase has counted so far (delivered days since the last reset, within the
+        window): what the step compares with ``learning_events`` when it decides whether the ad set leaves."""
+        if len(self._set_positions) != len(self.ad_sets):
+            self._set_positions = {sid: j for j, sid in enumerate(self.ad_sets)}
+        return round(self._learning_events(self._set_positions[ad_set.id], ad_set, self.day - 1))
 
     # -- reporting -----------------------------------------------------------------------------------------
     def reported(

@@ -11,7 +11,7 @@ import binascii
 import bisect
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -375,6 +375,52 @@ IMAGE_FIELDS = frozenset(
 )
 
 
+# The attribution spec every sandbox ad set carries, and how Graph names its windows elsewhere
+# (``learning_stage_info.attribution_windows``, insights' ``attribution_setting``).
+ATTRIBUTION_SPEC: tuple[dict[str, Any], ...] = (
+    {"event_type": "CLICK_THROUGH", "window_days": 7},
+    {"event_type": "VIEW_THROUGH", "window_days": 1},
+)
+_WINDOW_KINDS = {"CLICK_THROUGH": "click", "VIEW_THROUGH": "view", "ENGAGED_VIDEO_VIEW": "ev"}
+
+
+def attribution_windows(spec: tuple[dict[str, Any], ...] = ATTRIBUTION_SPEC) -> list[str]:
+    """An attribution spec as window names: ``["7d_click", "1d_view"]``."""
+    return [f"{w['window_days']}d_{_WINDOW_KINDS[w['event_type']]}" for w in spec]
+
+
+def learning_stage_info(m: Market, s: AdSet) -> dict[str, Any] | None:
+    """An ad set's ``learning_stage_info`` (Graph's AdCampaignLearningStageInfo) from the market's learning
+    state, or None where Graph leaves the field out: ad sets that are not ACTIVE.
+
+    ``status`` is LEARNING after a reset (creation or significant edit) until the ad set gathers the
+    platform's ``learning_events`` attributed conversions within ``learning_window_days``; FAIL ("Learning
+    limited") once a whole window has passed since the reset without that; SUCCESS once it has left learning.
+    ``conversions`` are the events counted so far (delivered days since the reset, within the window),
+    ``last_sig_edit_ts`` the reset's time in unix seconds, ``attribution_windows`` the ad set's attribution
+    spec. The Graph surface serves this, and the benchmark's fast path reads it, so the two cannot differ.
+    """
+    if s.status != "ACTIVE":
+        return None
+    window = m.spec(s.platform).learning_window_days
+    if not s.learning:
+        status = "SUCCESS"
+    elif m.day - s.learning_since >= window:
+        status = "FAIL"
+    else:
+        status = "LEARNING"
+    reset = s.learning_reset_at
+    if reset is None:  # an ad set the market never reset itself: midnight of its reset day, account time
+        tz = ZoneInfo(m.account(s.platform, s.account_id).timezone)
+        reset = datetime.combine(m.date_of(s.learning_since), time(0), tz)
+    return {
+        "status": status,
+        "conversions": m.learning_events(s),
+        "last_sig_edit_ts": epoch(reset),
+        "attribution_windows": attribution_windows(),
+    }
+
+
 @dataclass
 class Extras:
     """What Meta knows about objects that the platform-neutral entities do not carry."""
@@ -513,11 +559,8 @@ class Graph:
             "destination_type": "WEBSITE",
             "promoted_object": {"pixel_id": self.page_id(s.account_id)[::-1], "custom_event_type": "PURCHASE"},
             "pacing_type": ["standard"],
-            "learning_stage_info": {"status": "LEARNING" if s.learning else "SUCCESS"},
-            "attribution_spec": [
-                {"event_type": "CLICK_THROUGH", "window_days": 7},
-                {"event_type": "VIEW_THROUGH", "window_days": 1},
-            ],
+            "learning_stage_info": learning_stage_info(self.m, s),  # None (left out) unless ACTIVE
+            "attribution_spec": [dict(w) for w in ATTRIBUTION_SPEC],
             "is_dynamic_creative": False,
             "source_adset_id": "0",
         }

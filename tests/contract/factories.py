@@ -17,6 +17,7 @@ from adpilot.domain import (
     Platform,
     Status,
 )
+from adpilot.domain.entities import LearningStatus
 
 DAY0 = date(2026, 3, 1)
 
@@ -55,13 +56,18 @@ def campaign(platform: Platform = Platform.META, cid: str = "c1", currency: str 
 
 
 def ad_set(
-    budget: int | None = 5000, *, status: Status = Status.ACTIVE, bid: int | None = None, sid: str = "s1"
+    budget: int | None = 5000,
+    *,
+    status: Status = Status.ACTIVE,
+    bid: int | None = None,
+    sid: str = "s1",
+    learning: LearningStatus | None = None,
 ) -> AdSet:
     budget_money = None if budget is None else Money("USD", budget)
     bid_money = None if bid is None else Money("USD", bid)
     return AdSet(
         Platform.META, "act_1", "c1", sid, "Prospecting", status, str(status).upper(), "USD",
-        budget_money, bid_money, "OFFSITE_CONVERSIONS",
+        budget_money, bid_money, "OFFSITE_CONVERSIONS", learning,
     )  # fmt: skip
 
 

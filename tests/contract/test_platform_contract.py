@@ -19,6 +19,7 @@ from adpilot.domain import (
     Status,
     idempotency_key,
 )
+from adpilot.domain.entities import LearningStatus
 from adpilot.platforms.errors import AccountFatal
 from adpilot.ports.platform import RawPage
 from adpilot_sandbox.entities import exponent
@@ -55,9 +56,16 @@ def test_entities_match_the_platform(harness: Harness, platform: Platform) -> No
     assert {a.ad_id for a in snap.ads} == {a.id for a in m.ads_of(str(platform), native_id)}
     assert pages and not snap.skipped
     unit_currency = acc.currency
+    window = m.spec(str(platform)).learning_window_days
     for s in snap.ad_sets:
         native = m.ad_sets[s.ad_set_id]
         assert s.status is Status.ACTIVE
+        if platform is Platform.META:  # only Meta reports the learning phase (learning_stage_info)
+            limited = m.day - native.learning_since >= window
+            phase = LearningStatus.LIMITED if limited else LearningStatus.LEARNING
+            assert s.learning is (phase if native.learning else LearningStatus.LEARNED)
+        else:
+            assert s.learning is None
         if platform is not Platform.X:  # X keeps budgets on campaigns
             assert s.daily_budget == Money(unit_currency, native.daily_budget_minor)
     if platform is Platform.X:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,11 +27,14 @@ from adpilot.domain import (
     Status,
     asset_id_for_bytes,
 )
+from adpilot.domain.entities import LearningStatus
 from adpilot.errors import MigrationError
 from adpilot.ports.insight_batch import InsightBatch
 from adpilot.ports.warehouse import Bookmark, ConnectionRecord, Grain, PerformanceQuery
 from adpilot.warehouse._sql import SqlWarehouse
+from adpilot.warehouse.duckdb import DuckDBWarehouse
 from adpilot.warehouse.migrations import LATEST_VERSION, MIGRATIONS, Migration
+from adpilot.warehouse.postgres import PostgresWarehouse
 
 from .factories import DAY0, account, ad, ad_set, campaign, insight, window
 
@@ -97,6 +102,55 @@ def test_history_records_budget_status_and_bid_changes(warehouse: SqlWarehouse) 
         ("bid_minor", None, "120", "agent:budget"),
     }
     assert warehouse.get_entities(Level.AD_SET) == [ad_set(6000, status=Status.PAUSED, bid=120)]
+
+
+def test_ad_set_learning_round_trips_as_state_not_history(warehouse: SqlWarehouse) -> None:
+    """Every learning phase and its absence (X, TikTok, paused Meta ad sets) read back as written; a change
+    updates the row but is not history (the platform's current word, not an edit)."""
+    sets = [ad_set(sid=f"s{i}", learning=learning) for i, learning in enumerate([None, *LearningStatus])]
+    assert warehouse.upsert_entities(sets, source="sync", at=T0).inserted == 4
+    assert warehouse.get_entities(Level.AD_SET) == sets
+    assert warehouse.upsert_entities(sets, source="sync", at=T0 + timedelta(hours=1)).updated == 0
+    learned = ad_set(sid="s1", learning=LearningStatus.LEARNED)  # s1 was learning
+    result = warehouse.upsert_entities([learned], source="sync", at=T0 + timedelta(days=1))
+    assert (result.inserted, result.updated, result.changes) == (0, 1, 0)
+    assert warehouse.get_entities(Level.AD_SET)[1] == learned
+    assert not [c for c in warehouse.entity_history(Platform.META, Level.AD_SET, "s1") if c.changed_at > T0]
+    with warehouse._transaction() as tx:
+        stored = dict(tx.query("SELECT ad_set_id, learning FROM ad_sets"))
+    assert stored == {"s0": None, "s1": "learned", "s2": "limited", "s3": "learned"}
+
+
+@pytest.fixture
+def unmigrated(warehouse: SqlWarehouse, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[SqlWarehouse]:
+    """A second, empty and unmigrated warehouse on the same engine as ``warehouse``."""
+    wh: SqlWarehouse
+    if isinstance(warehouse, PostgresWarehouse):
+        wh = PostgresWarehouse(request.getfixturevalue("postgres_url"), schema=f"adpilot_t_{uuid.uuid4().hex[:12]}")
+    else:
+        wh = DuckDBWarehouse(tmp_path / "unmigrated.duckdb")
+    try:
+        yield wh
+    finally:
+        if isinstance(wh, PostgresWarehouse):
+            wh.drop_schema()
+        wh.close()
+
+
+def test_learning_column_reaches_ad_sets_stored_before_it(unmigrated: SqlWarehouse) -> None:
+    assert unmigrated.migrate([m for m in MIGRATIONS if m.version < 6]) == 5
+    with unmigrated._transaction() as tx:
+        tx.execute(
+            "INSERT INTO ad_sets (platform, account_id, campaign_id, ad_set_id, name, status, platform_status, "
+            "currency, daily_budget_minor, bid_minor, optimization_goal, updated_at) "
+            "VALUES ('meta', 'act_1', 'c1', 's1', 'Prospecting', 'active', 'ACTIVE', 'USD', 5000, NULL, "
+            "'OFFSITE_CONVERSIONS', ?)",
+            (T0.replace(tzinfo=None),),
+        )
+    assert unmigrated.migrate() == LATEST_VERSION
+    assert unmigrated.get_entities(Level.AD_SET) == [ad_set()]
+    unmigrated.upsert_entities([ad_set(learning=LearningStatus.LIMITED)], source="sync", at=T0)
+    assert unmigrated.get_entities(Level.AD_SET) == [ad_set(learning=LearningStatus.LIMITED)]
 
 
 def test_last_version_of_an_entity_in_one_call_wins(warehouse: SqlWarehouse) -> None:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from adpilot.domain import DateWindow, FxRate, FxTable, InsightWindow, Money, Platform
+from adpilot.domain import AdSet, DateWindow, FxRate, FxTable, InsightWindow, Level, Money, Platform
+from adpilot.domain.entities import LearningStatus
 from adpilot.lake import Lake
 from adpilot.ports.warehouse import Grain, PerformanceQuery
 from adpilot.sync.runner import SyncEngine
@@ -125,3 +126,34 @@ def test_a_sync_under_faults_equals_one_without(
         harness.sandbox.before_request(str(platform))  # time passes: the token comes back at request 9
         first = sync(harness, warehouse, platform, tmp_path / "lake")
     assert warehouse_rows(warehouse, harness, platform) == expected
+
+
+def test_meta_learning_phase_reaches_the_warehouse(warehouse: SqlWarehouse, tmp_path: Path) -> None:
+    """Meta's learning_stage_info, through the adapter, lands in ad_sets.learning and follows the market: learned,
+    back to learning after a significant budget edit, limited a window later; none while paused."""
+    scenario = load_scenario("demo")
+    meta = scenario.platform("meta").model_copy(update={"learning_events": 15})  # the demo's ad sets get there
+    h = Harness(Sandbox(scenario.model_copy(update={"platforms": {**scenario.platforms, "meta": meta}})))
+    m = h.sandbox.market
+
+    def learning() -> dict[str, LearningStatus | None]:
+        sets = warehouse.get_entities(Level.AD_SET, Platform.META)
+        return {s.name: s.learning for s in sets if isinstance(s, AdSet)}
+
+    try:
+        sync(h, warehouse, Platform.META, tmp_path / "lake")
+        assert learning() == dict.fromkeys(
+            ("Broad 25-54", "Interests outdoor", "Site visitors 30d"), LearningStatus.LEARNED
+        )
+        broad, interests, _ = m.ad_sets_of("meta", "1000000001")
+        m.set_budget(broad.id, broad.daily_budget_minor // 2)  # a significant edit: learning starts over
+        m.set_status(interests.id, "PAUSED")
+        sync(h, warehouse, Platform.META, tmp_path / "lake")
+        expected = {"Broad 25-54": LearningStatus.LEARNING, "Interests outdoor": None}
+        assert learning() == {**expected, "Site visitors 30d": LearningStatus.LEARNED}
+        m.advance(7)  # a whole window at half the budget is not enough
+        sync(h, warehouse, Platform.META, tmp_path / "lake")
+        expected = {"Broad 25-54": LearningStatus.LIMITED, "Interests outdoor": None}
+        assert learning() == {**expected, "Site visitors 30d": LearningStatus.LEARNED}
+    finally:
+        h.close()

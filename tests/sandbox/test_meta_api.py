@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import re
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,9 +15,12 @@ import httpx
 import orjson
 import pytest
 
+from adpilot_sandbox.app import create_app
 from adpilot_sandbox.auth import Token
 from adpilot_sandbox.entities import synthetic_png
 from adpilot_sandbox.sandbox import Sandbox
+from adpilot_sandbox.scenario import parse_scenario
+from adpilot_sandbox.transport import SyncASGITransport
 
 V = "/v21.0"
 ACT = "act_1000000001"
@@ -715,3 +718,78 @@ def test_bad_input_is_answered_natively(client: httpx.Client, sandbox: Sandbox) 
     assert (
         "nonexisting field (budget)" in error_of(get(client, sandbox, f"{ACT}/campaigns", fields="budget"))["message"]
     )
+
+
+def _learning_scenario() -> Sandbox:
+    """One Meta ad set whose conversions go untracked for its first 9 days (so it cannot leave learning in its
+    7-day window), then are tracked; and one paused ad set. 20 events leave learning here."""
+    ad_set = {"daily_budget": 300, "curve": {"i_max": 80000, "k": 600}, "ctr": 0.01, "cvr": 0.03}
+    doc = {
+        "name": "learning", "seed": 5, "start_date": "2026-05-04", "history_days": 0, "horizon_days": 60,
+        "platforms": {"meta": {"learning_events": 20, "learning_window_days": 7}},
+        "events": [{"kind": "tracking_outage", "platform": "meta", "day": 0, "days": 9, "factor": 0.01}],
+        "accounts": [{"platform": "meta", "id": "1", "name": "A", "currency": "USD",
+                      "timezone": "America/Los_Angeles", "campaigns": [{"name": "C", "ad_sets": [
+                          {"name": "Learner", **ad_set, "ads": [{"name": "a"}]},
+                          {"name": "Paused", **ad_set, "status": "PAUSED", "ads": [{"name": "b"}]}]}]}],
+    }  # fmt: skip
+    return Sandbox(parse_scenario(doc))
+
+
+def test_learning_stage_info_follows_the_market() -> None:
+    """LEARNING after the reset, FAIL ("Learning limited") once a window passed without enough events, SUCCESS
+    once the ad set gathered them; only for ACTIVE ad sets; a resume is a new reset."""
+    sb = _learning_scenario()
+    m = sb.market
+    learner, paused = m.ad_sets.values()
+    fields = "status,learning_stage_info"
+    with httpx.Client(transport=SyncASGITransport(create_app(sb)), base_url="http://sandbox.test") as client:
+
+        def info() -> dict[str, Any]:
+            row = get(client, sb, learner.id, fields=fields).json()
+            assert row["status"] == "ACTIVE"
+            value: dict[str, Any] = row["learning_stage_info"]
+            return value
+
+        created = int(datetime(2026, 5, 4, 9, 0, tzinfo=UTC).timestamp())  # the market's clock at creation
+        assert info() == {
+            "status": "LEARNING",
+            "conversions": 0,
+            "last_sig_edit_ts": created,
+            "attribution_windows": ["7d_click", "1d_view"],
+        }
+        assert get(client, sb, paused.id, fields=fields).json() == {"status": "PAUSED", "id": paused.id}
+        m.advance(6)
+        assert info()["status"] == "LEARNING"
+        m.advance(1)  # a whole 7-day window since the reset, still learning
+        assert info()["status"] == "FAIL" and info()["conversions"] < 20
+        seen = []
+        while info()["status"] == "FAIL":
+            seen.append(info()["conversions"])
+            assert seen[-1] < 20 and len(seen) < 20
+            m.advance(1)
+        done = info()
+        assert done["status"] == "SUCCESS" and done["conversions"] >= 20 and done["last_sig_edit_ts"] == created
+        assert max(seen) > 0  # tracked conversions were counted toward it before it left
+        assert get(client, sb, learner.id, fields="learning_stage_info{status}").json() == {
+            "learning_stage_info": {"status": "SUCCESS"},
+            "id": learner.id,
+        }
+
+        listed = get(client, sb, "act_1/adsets", fields=fields).json()["data"]
+        assert {r["id"]: r.get("learning_stage_info", {}).get("status") for r in listed} == {
+            learner.id: "SUCCESS",
+            paused.id: None,
+        }
+
+        assert post(client, sb, learner.id, status="PAUSED").json() == {"success": True}
+        assert "learning_stage_info" not in get(client, sb, learner.id, fields=fields).json()
+        m.advance(hours=2)
+        resumed_at = int(m.now.timestamp())
+        assert post(client, sb, learner.id, status="ACTIVE").json() == {"success": True}
+        assert info() == {
+            "status": "LEARNING",
+            "conversions": 0,
+            "last_sig_edit_ts": resumed_at,
+            "attribution_windows": ["7d_click", "1d_view"],
+        }

@@ -17,13 +17,15 @@ import pyarrow as pa
 from adpilot.accounts import normalize_account_id
 from adpilot.agent.snapshot import INSIGHT_FIELDS, SnapshotInputs, window_of
 from adpilot.domain.actions import Action, LaunchAd, Pause, Resume, SetBid, SetBudget
-from adpilot.domain.entities import Ad, AdAccount, AdSet, Campaign, Creative
+from adpilot.domain.entities import Ad, AdAccount, AdSet, Campaign, Creative, LearningStatus
 from adpilot.domain.fx import FxTable
 from adpilot.domain.ids import EntityRef, Level, Platform
 from adpilot.domain.money import Money
 from adpilot.domain.snapshot import CreativeCandidate, Goal, PastAction
 from adpilot.domain.status import Status
+from adpilot.platforms.meta.mapping import learning_status
 from adpilot.ports.platform import ApplyResult, EntitySnapshot, LiveState
+from adpilot_sandbox.meta_objects import learning_stage_info
 
 _STATUS = {
     "ACTIVE": Status.ACTIVE,
@@ -49,6 +51,12 @@ def _their_id(account_id: str) -> str:
     return account_id.removeprefix("act_")
 
 
+def _learning(market: Any, ad_set: Any) -> LearningStatus | None:
+    """What the platform's adapter reads of an ad set's learning phase: Meta's ``learning_stage_info`` as the
+    sandbox serves it, through the Meta mapping; nothing on X and TikTok, which do not report it."""
+    return learning_status(learning_stage_info(market, ad_set)) if ad_set.platform == "meta" else None
+
+
 def _entities(market: Any, account: AdAccount, acc: Any) -> EntitySnapshot:
     """An account's entities as domain values, as the platform adapters map them."""
     p, cur, our_id = account.platform, acc.currency, account.account_id
@@ -59,7 +67,8 @@ def _entities(market: Any, account: AdAccount, acc: Any) -> EntitySnapshot:
     ]  # fmt: skip
     ad_sets = [
         AdSet(p, our_id, s.campaign_id, s.id, s.name, _status(s.status), s.status, cur,
-              _money(s.daily_budget_minor, cur), _money(s.bid_minor, cur), s.optimization_goal)
+              _money(s.daily_budget_minor, cur), _money(s.bid_minor, cur), s.optimization_goal,
+              _learning(market, s))
         for s in market.ad_sets_of(acc.platform, acc.id)
     ]  # fmt: skip
     ads = [

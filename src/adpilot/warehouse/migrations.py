@@ -186,6 +186,11 @@ MIGRATIONS = (
             _ASSET_PERFORMANCE,
         ),
     ),
+    Migration(
+        6,
+        "ad sets' learning phase as the platform reports it (Meta; null elsewhere)",
+        ("ALTER TABLE ad_sets ADD COLUMN learning VARCHAR",),
+    ),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

@@ -8,7 +8,17 @@ from typing import Any
 
 import pyarrow as pa
 
-from adpilot.domain.entities import Ad, AdAccount, AdSet, Asset, AssetKind, Campaign, Creative, Entity
+from adpilot.domain.entities import (
+    Ad,
+    AdAccount,
+    AdSet,
+    Asset,
+    AssetKind,
+    Campaign,
+    Creative,
+    Entity,
+    LearningStatus,
+)
 from adpilot.domain.ids import Level, Platform
 from adpilot.domain.money import Money
 from adpilot.domain.status import Status
@@ -20,6 +30,14 @@ def _money_minor(m: Money | None) -> int | None:
 
 def _money(minor: int | None, currency: str) -> Money | None:
     return None if minor is None else Money(currency, int(minor))
+
+
+def _optional_str(value: object | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _learning(value: str | None) -> LearningStatus | None:
+    return None if value is None else LearningStatus(value)
 
 
 @dataclass(frozen=True)
@@ -83,6 +101,8 @@ CAMPAIGNS = EntityTable(
                        _money(r["daily_budget_minor"], r["currency"])),
 )  # fmt: skip
 
+# ``learning`` is the platform's current word (Meta's learning_stage_info; NULL where none is reported): state,
+# not history, so it is not tracked in entity_changes.
 AD_SETS = EntityTable(
     "ad_sets",
     Level.AD_SET,
@@ -90,15 +110,15 @@ AD_SETS = EntityTable(
     "ad_set_id",
     (("platform", S), ("account_id", S), ("campaign_id", S), ("ad_set_id", S), ("name", S), ("status", S),
      ("platform_status", S), ("currency", S), ("daily_budget_minor", I64), ("bid_minor", I64),
-     ("optimization_goal", S)),
+     ("optimization_goal", S), ("learning", S)),
     ("status", "platform_status", "daily_budget_minor", "bid_minor"),
     lambda e: (str(e.platform), e.account_id, e.campaign_id, e.ad_set_id, e.name, str(e.status),
                e.platform_status, e.currency, _money_minor(e.daily_budget), _money_minor(e.bid),
-               e.optimization_goal),
+               e.optimization_goal, _optional_str(e.learning)),
     lambda r: AdSet(Platform(r["platform"]), r["account_id"], r["campaign_id"], r["ad_set_id"], r["name"],
                     Status(r["status"]), r["platform_status"], r["currency"],
                     _money(r["daily_budget_minor"], r["currency"]), _money(r["bid_minor"], r["currency"]),
-                    r["optimization_goal"]),
+                    r["optimization_goal"], _learning(r["learning"])),
 )  # fmt: skip
 
 ADS = EntityTable(

@@ -10,7 +10,7 @@ from operator import is_not, itemgetter
 from typing import Any
 
 from adpilot.domain.actions import Action, LaunchAd, Pause, Resume, SetBid, SetBudget
-from adpilot.domain.entities import Ad, AdAccount, AdSet, Campaign, Creative
+from adpilot.domain.entities import Ad, AdAccount, AdSet, Campaign, Creative, LearningStatus
 from adpilot.domain.ids import Platform
 from adpilot.domain.metrics import DailyInsight
 from adpilot.domain.money import Money, minor_from_major_strings
@@ -82,6 +82,22 @@ def campaign(row: Mapping[str, Any], acc: AdAccount) -> Campaign:
     )
 
 
+# ``learning_stage_info.status`` (AdCampaignLearningStageInfo); FAIL is Ads Manager's "Learning limited".
+_LEARNING = {
+    "LEARNING": LearningStatus.LEARNING,
+    "FAIL": LearningStatus.LIMITED,
+    "SUCCESS": LearningStatus.LEARNED,
+}
+
+
+def learning_status(info: Any) -> LearningStatus | None:
+    """An ad set's ``learning_stage_info`` as the domain's learning phase. None when the field is absent
+    (Graph sends it for active ad sets only), is not an object, or carries a status not known here: the ad
+    set is mapped all the same (the raw page in the lake keeps what was sent)."""
+    status = info.get("status") if isinstance(info, Mapping) else None
+    return _LEARNING.get(status) if isinstance(status, str) else None
+
+
 def ad_set(row: Mapping[str, Any], acc: AdAccount) -> AdSet:
     status, raw = _status(row)
     budget, bid = row.get("daily_budget"), row.get("bid_amount")
@@ -97,6 +113,7 @@ def ad_set(row: Mapping[str, Any], acc: AdAccount) -> AdSet:
         None if budget in (None, "", "0") else Money.of_minor(budget, acc.currency),
         None if bid in (None, "", 0, "0") else Money.of_minor(int(bid), acc.currency),
         str(row.get("optimization_goal", "")),
+        learning_status(row.get("learning_stage_info")),
     )
 
 

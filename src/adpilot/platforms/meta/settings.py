@@ -7,7 +7,8 @@ API_VERSION = "v21.0"
 ACCOUNT_FIELDS = "id,account_id,name,currency,timezone_name,account_status"
 CAMPAIGN_FIELDS = "id,name,status,effective_status,objective,daily_budget,account_id,updated_time"
 ADSET_FIELDS = (
-    "id,name,campaign_id,status,effective_status,daily_budget,bid_amount,optimization_goal,account_id,updated_time"
+    "id,name,campaign_id,status,effective_status,daily_budget,bid_amount,optimization_goal,account_id,updated_time,"
+    "learning_stage_info"
 )
 AD_FIELDS = "id,name,campaign_id,adset_id,status,effective_status,creative,account_id,updated_time"
 CREATIVE_FIELDS = "id,name,title,body,image_hash,call_to_action_type,link_url,object_story_spec"
