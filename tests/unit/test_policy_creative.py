@@ -69,16 +69,43 @@ def test_clear_winner_is_found_and_losers_paused(seed: int) -> None:
         json.dumps(dict(p.evidence))
 
 
-@pytest.mark.parametrize("seed", range(8))
-def test_equal_ads_declare_no_winner_and_pause_nothing(seed: int) -> None:
-    rng = np.random.default_rng(100 + seed)
+def test_a_winner_is_named_among_everything_tested_paused_ads_included() -> None:
+    """The agent paused the two losers a week ago; the hero runs alone. The test still weighs the paused
+    ads' evidence (the hero is best of the three, not of one), and does not bring them back: the agent
+    paused them too recently to resume them."""
+    rng = np.random.default_rng(3)
     m = Market(n_days=28, impressions_per_day=150_000, ctr_sigma=0.1, cvr_sigma=0.15)
-    ads = [AdTruth(n, cvr=0.024) for n in ("A", "B", "C")]
+    ads = [
+        AdTruth("Hero", cvr=0.030),
+        AdTruth("Lifestyle", cvr=0.018, last=20, status=Status.PAUSED),
+        AdTruth("Promo", cvr=0.018, last=20, status=Status.PAUSED),
+    ]
     s = simulated_set(rng, m, ads)
-    snap = snapshot([s])
-    post = creative_posteriors(snap, np.random.default_rng(seed))[s.ref]
-    assert post.winner is None
-    assert paused(run(snap, seed)) == set()
+    pauses = [PastAction(a.ref, "pause", "creative", now_for(AS_OF) - timedelta(days=7)) for a in s.ads[1:]]
+    snap = snapshot([s], applied=pauses)
+    post = creative_posteriors(snap, np.random.default_rng(3))[s.ref]
+    assert {a.name for a in post.ads} == {"Hero", "Lifestyle", "Promo"}
+    assert post.winner == s.ads[0].ref
+    assert [a.resumable for a in post.ads] == [True, False, False]
+    assert not any(isinstance(p.action, Resume) for p in run(snap, 3))
+
+
+def test_equal_ads_declare_no_winner_and_rarely_lose_one() -> None:
+    """Three equal ads in 16 markets: never a winner; an ad paused (P(best) under 5 % by chance, the gain
+    then looking likely) in at most one market in eight, and never two. Such a pause costs a learning reset
+    and nothing in expectation; the stricter threshold that avoids it (2 %) cost 4 points of the oracle in
+    the creative bake-off and 1.4 in the full stack (8 and 4 seeds)."""
+    pausing = 0
+    for seed in range(16):
+        rng = np.random.default_rng(100 + seed)
+        m = Market(n_days=28, impressions_per_day=150_000, ctr_sigma=0.1, cvr_sigma=0.15)
+        s = simulated_set(rng, m, [AdTruth(n, cvr=0.024) for n in ("A", "B", "C")])
+        snap = snapshot([s])
+        assert creative_posteriors(snap, np.random.default_rng(seed))[s.ref].winner is None
+        lost = paused(run(snap, seed))
+        assert len(lost) <= 1
+        pausing += bool(lost)
+    assert pausing <= 2
 
 
 def late_starter(seed: int) -> AdSetView:
