@@ -347,6 +347,8 @@ def test_audit_appends_and_reads_newest_first(warehouse: SqlWarehouse) -> None:
     assert [e.subject for e in got] == ["s2", "s1", "s0"]
     assert got[0] == events[2]
     assert len(warehouse.read_audit(limit=2)) == 2
+    assert (warehouse.count_audit("action.applied"), warehouse.count_audit("action.approved")) == (3, 1)
+    assert warehouse.count_audit("nothing.such") == 0
 
 
 def test_fx_rates_upsert(warehouse: SqlWarehouse) -> None:

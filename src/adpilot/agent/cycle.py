@@ -258,7 +258,7 @@ class Agent:
         return [PastAction(c.target, c.kind, c.policy, c.at) for c in self.rt.warehouse.applied_changes(since)]
 
     def _cycle_count(self) -> int:
-        return len(self.rt.warehouse.read_audit(limit=1_000_000, kind=CYCLE_AUDIT))
+        return self.rt.warehouse.count_audit(CYCLE_AUDIT)
 
     def snapshot_for(self, state: CycleState) -> Snapshot:
         """The cycle's snapshot (rebuilt from the same sources when a resumed cycle lost it)."""

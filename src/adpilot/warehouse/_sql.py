@@ -353,6 +353,11 @@ class SqlWarehouse(abc.ABC):
             )
         return [AuditEvent(as_utc(r[0]), r[1], r[2], r[3], orjson.loads(r[4])) for r in rows]
 
+    def count_audit(self, kind: str) -> int:
+        with self._transaction() as tx:
+            rows = tx.query("SELECT COUNT(*) FROM audit_log WHERE kind = ?", [kind])
+        return int(rows[0][0])
+
     def put_fx_rates(self, rates: Iterable[FxRate]) -> int:
         latest = {(r.day, r.base, r.quote): r for r in rates}
         if not latest:
