@@ -13,7 +13,8 @@ import duckdb
 import pyarrow as pa
 
 from adpilot.errors import WarehouseError, WarehouseUnavailable
-from adpilot.warehouse._sql import Row, SqlWarehouse
+from adpilot.warehouse._rows import Row
+from adpilot.warehouse._sql import SqlWarehouse
 
 _names = itertools.count()
 

@@ -16,7 +16,8 @@ from psycopg_pool import ConnectionPool
 
 from adpilot.config import mask_url
 from adpilot.errors import WarehouseError, WarehouseUnavailable
-from adpilot.warehouse._sql import Row, SqlWarehouse
+from adpilot.warehouse._rows import Row
+from adpilot.warehouse._sql import SqlWarehouse
 
 _CSV = pacsv.WriteOptions(include_header=False, batch_size=16384)
 _COPY_CHUNK_ROWS = 100_000
