@@ -22,7 +22,16 @@ import numpy as np
 import pyarrow as pa
 
 from adpilot.domain.actions import ActionKind
-from adpilot.domain.entities import Ad, AdAccount, AdSet, Campaign, Creative, LearningStatus
+from adpilot.domain.entities import (
+    LEARNING_EVENTS,
+    LEARNING_WINDOW_DAYS,
+    Ad,
+    AdAccount,
+    AdSet,
+    Campaign,
+    Creative,
+    LearningStatus,
+)
 from adpilot.domain.fx import FxTable
 from adpilot.domain.ids import EntityRef, Level, Platform
 from adpilot.domain.money import currency_exponent
@@ -41,8 +50,6 @@ from adpilot.ports.warehouse import Warehouse
 
 # Changes that put an ad set back into its learning phase on the platforms (Meta's "significant edits").
 LEARNING_RESETS = frozenset({ActionKind.PAUSE, ActionKind.RESUME, ActionKind.LAUNCH_AD})
-LEARNING_EVENTS = 50  # optimization events within LEARNING_WINDOW days to leave learning (Meta's rule)
-LEARNING_WINDOW = 7
 
 INSIGHT_FIELDS = (
     "platform",
@@ -208,7 +215,7 @@ def _learning_phase(
 
     Learning starts at each reset (the ad set's first delivery in the window, an ad's first delivery, and
     the agent's own pauses, resumes and launches) and ends once ``LEARNING_EVENTS`` conversions fall within
-    ``LEARNING_WINDOW`` days since it; an ad set still learning a full window after its reset is *limited*
+    ``LEARNING_WINDOW_DAYS`` days since it; an ad set still learning a full window after its reset is *limited*
     and stays so until it gets there (or is reset). Recent days count their lag-adjusted conversions: the
     platform counts events as they happen, not as they are reported.
     """
@@ -224,7 +231,7 @@ def _learning_phase(
             since, window, k = starts[k], [], k + 1
         if since is None:
             continue
-        window = [(x, c) for x, c in window if (d - x).days < LEARNING_WINDOW]
+        window = [(x, c) for x, c in window if (d - x).days < LEARNING_WINDOW_DAYS]
         window.append((d, conversions / max(snapshot.reported_share(ad_set.platform, d), 0.05)))
         days_in.append(d)
         if math.fsum(c for _, c in window) >= LEARNING_EVENTS:
@@ -232,7 +239,7 @@ def _learning_phase(
     if k < len(starts):  # a reset after the last reported day (today's changes)
         since = starts[-1]
     learning = since is not None
-    limited = since is not None and (snapshot.as_of - since).days >= LEARNING_WINDOW
+    limited = since is not None and (snapshot.as_of - since).days >= LEARNING_WINDOW_DAYS
     if reported is not None:
         learning, limited = reported is LearningStatus.LEARNING, reported is LearningStatus.LIMITED
     return replace(

@@ -47,6 +47,12 @@ class LearningStatus(StrEnum):
     LEARNED = "learned"
 
 
+# The platforms' rule for leaving learning (Meta's; TikTok's is alike): this many optimization events within
+# this many days since the reset.
+LEARNING_EVENTS = 50
+LEARNING_WINDOW_DAYS = 7
+
+
 @dataclass(frozen=True, slots=True)
 class AdAccount:
     """An advertiser account; its currency and time zone govern every number under it."""

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from adpilot.domain.actions import ActionKind, LaunchAd
+from adpilot.domain.entities import LEARNING_EVENTS, LEARNING_WINDOW_DAYS
 from adpilot.domain.snapshot import AdSetView, CreativeCandidate, Snapshot, decision_key
 
 FloatArray = NDArray[np.float64]
@@ -376,8 +377,8 @@ def learning_cost(
     ad_set: AdSetView,
     *,
     penalty: float = 0.2,
-    events: float = 50.0,
-    window_days: int = 7,
+    events: float = LEARNING_EVENTS,
+    window_days: int = LEARNING_WINDOW_DAYS,
     horizon_days: float = 14.0,
 ) -> float:
     """Expected share of the horizon's conversions lost to the learning phase an ad change starts.

@@ -43,6 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from adpilot.domain.actions import ActionKind, SetBudget
+from adpilot.domain.entities import LEARNING_EVENTS, LEARNING_WINDOW_DAYS
 from adpilot.domain.ids import EntityRef, Platform
 from adpilot.domain.money import currency_exponent
 from adpilot.domain.snapshot import AdSetView, Objective, Proposal, Snapshot, decision_key
@@ -94,8 +95,8 @@ class BudgetParams:
     # gets ``learning_events`` within ``learning_window_days``; until then (and while "limited") it earns
     # ``learning_factor`` of it (market-science §4: CVR x0.7-0.85 while learning).
     learning_factor: float = 0.8
-    learning_events: float = 50.0
-    learning_window_days: int = 7
+    learning_events: float = LEARNING_EVENTS
+    learning_window_days: int = LEARNING_WINDOW_DAYS
 
     def __post_init__(self) -> None:
         if not 0 < self.max_step < 1:
@@ -398,12 +399,18 @@ def _moves(
     return np.asarray(cur + move, dtype=np.float64)
 
 
-def _gates(units: list[_Unit], v: FloatArray, k: FloatArray, a: FloatArray, p: BudgetParams) -> FloatArray:
-    """Per unit, the budget above which it would end its learning phase (the events it then gets a window,
-    at the learning factor, reach ``learning_events``) on curves ``(v, k, a)``: 0 for a unit that has ended
-    it, ``inf`` for one that cannot on its curve."""
-    epo = np.array([u.events_per_outcome() for u in units])
-    learned = np.array([u.learned for u in units])
+def _gates(
+    epo: FloatArray | float,
+    learned: NDArray[np.bool_] | bool,
+    v: FloatArray,
+    k: FloatArray,
+    a: FloatArray,
+    p: BudgetParams,
+) -> FloatArray:
+    """The budget above which a unit would end its learning phase (the events it then gets a window, at the
+    learning factor, reach ``learning_events``) on curves ``(v, k, a)``, given its events per unit of
+    outcome ``epo`` and whether it has ``learned``: 0 for a unit that has ended it, ``inf`` for one that
+    cannot on its curve. Broadcasts: one unit over posterior draws, or one draw over units."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         need = np.where(epo > 0, p.learning_events / (p.learning_window_days * p.learning_factor * epo), np.inf)
         gate = np.where(need < v, k * np.power(need / np.maximum(v - need, 1e-300), 1.0 / a), np.inf)
@@ -471,8 +478,8 @@ class BudgetPolicy:
         hi_target = np.full_like(cur, p.ceiling if p.ceiling is not None else max(room, p.floor))
         # Per unit: the configured floor, or the platform's minimum when higher (TikTok refuses less).
         floor = np.array([max(p.floor, *(s.min_budget_reporting for s in units[i].views)) for i in movable])
-        units_m = [units[i] for i in movable]
-        gate = _gates(units_m, v, k, a, p)
+        epo = np.array([units[i].events_per_outcome() for i in movable])
+        gate = _gates(epo, np.array([units[i].learned for i in movable]), v, k, a, p)
         target, lam, p_on, lifted = _target(
             room, (v, k, a), post, np.minimum(floor, hi_target), hi_target, gate, p.learning_factor
         )
@@ -488,7 +495,7 @@ class BudgetPolicy:
                 continue
             ev, sentence = self._evidence(snapshot, u, model, post[j], (cur[j], new[j], target[j]), lam)
             ev["p_on_efficient_branch"] = round(float(p_on[j]), 3)
-            ev["learning"] = _learning_evidence(u, _gates([u] * len(post[j][0]), *post[j], p), bool(lifted[j]))
+            ev["learning"] = _learning_evidence(u, _gates(epo[j], u.learned, *post[j], p), bool(lifted[j]))
             proposals.append(
                 Proposal(
                     action=SetBudget(

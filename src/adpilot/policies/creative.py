@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from adpilot.domain.actions import ActionKind, Pause, Resume
+from adpilot.domain.entities import LEARNING_EVENTS, LEARNING_WINDOW_DAYS
 from adpilot.domain.ids import EntityRef, Platform
 from adpilot.domain.snapshot import AdSetView, AdView, Proposal, Snapshot, decision_key
 from adpilot.domain.status import Status
@@ -112,8 +113,8 @@ class CreativeParams:
     cooldown_days: float = 5.0  # leave an ad set alone this long after the agent changed its ads
     horizon_days: float = 14.0  # days over which a pause's gain is weighed against a learning reset
     learning_penalty: float = 0.2  # relative conversion loss while learning (reference: CPA x1.2–1.5)
-    learning_events: float = 50.0  # conversions within learning_window_days that end learning
-    learning_window_days: int = 7
+    learning_events: float = LEARNING_EVENTS  # conversions within learning_window_days that end learning
+    learning_window_days: int = LEARNING_WINDOW_DAYS
     candidates: CandidatePrior = field(default_factory=CandidatePrior)  # how challengers are picked
 
     def __post_init__(self) -> None:

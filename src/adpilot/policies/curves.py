@@ -370,10 +370,12 @@ def allocate_gated(
     gated = gate > 0
     lifted = ~gated
 
+    def floors(up: NDArray[np.bool_]) -> FloatArray:
+        return np.asarray(np.where(up & gated, np.minimum(np.maximum(lo, gate), hi), lo), dtype=np.float64)
+
     def solve(up: NDArray[np.bool_]) -> tuple[Allocation, float]:
         scale = np.where(up, 1.0, factor)
-        floor = np.where(up & gated, np.minimum(np.maximum(lo, gate), hi), lo)
-        alloc = allocate(total, v * scale, k, a, floor, hi)
+        alloc = allocate(total, v * scale, k, a, floors(up), hi)
         return alloc, float(curve_value(alloc.budgets, v * scale, k, a).sum())
 
     best, value = solve(lifted)
@@ -383,7 +385,7 @@ def allocate_gated(
         for j in tries:
             up = lifted.copy()
             up[j] = True
-            if float(np.where(up & gated, np.maximum(lo, gate), lo).sum()) <= total:  # the gates fit the total
+            if float(floors(up).sum()) <= total:  # the gates fit the total
                 results.append((*solve(up), up))
         if not results:
             break
