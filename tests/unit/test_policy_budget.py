@@ -25,7 +25,7 @@ from adpilot.domain.ids import EntityRef, Level, Platform
 from adpilot.domain.money import Money
 from adpilot.domain.snapshot import AdSetView, Goal, Objective, PastAction, Proposal, Series, Snapshot
 from adpilot.domain.status import Status
-from adpilot.policies.budget import BudgetParams, BudgetPolicy, _fit, _moves, _units
+from adpilot.policies.budget import BudgetParams, BudgetPolicy, _fit, _moves, _units, _within_step
 from adpilot.policies.curves import (
     DeliveryPosterior,
     RatePosterior,
@@ -506,6 +506,17 @@ def test_a_limited_unit_is_moved_and_its_rate_read_as_the_learned_rate() -> None
     ev = next(pr.evidence for pr in props if pr.action.target.entity_id == "m1")
     assert ev["learning"]["state"] == "limited"
     assert ev["learning"]["budget_to_end_it"] is None or ev["learning"]["budget_to_end_it"] > 0
+
+
+def test_rounding_to_whole_minor_units_never_carries_a_step_past_the_cap() -> None:
+    """8 JPY raised 19 % is 9.52 JPY; rounded half-even that is 10 (+25 %, which the guardrail refuses):
+    the step rounds towards the current budget instead. Found by the property test below."""
+    p = BudgetParams()
+    assert _within_step(Money("JPY", 10), Money("JPY", 8), p) == Money("JPY", 9)
+    assert _within_step(Money("JPY", 6), Money("JPY", 8), p) == Money("JPY", 7)
+    assert _within_step(Money("JPY", 3), Money("JPY", 3), p) == Money("JPY", 3)  # no whole step: no move
+    assert _within_step(Money("USD", 11_900), Money("USD", 10_000), p) == Money("USD", 11_900)  # within: kept
+    assert _within_step(Money("USD", 500), None, p) == Money("USD", 500)
 
 
 def test_total_is_never_exceeded_and_a_smaller_goal_only_cuts() -> None:

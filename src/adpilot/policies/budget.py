@@ -45,7 +45,7 @@ from numpy.typing import NDArray
 from adpilot.domain.actions import ActionKind, SetBudget
 from adpilot.domain.entities import LEARNING_EVENTS, LEARNING_WINDOW_DAYS
 from adpilot.domain.ids import EntityRef, Platform
-from adpilot.domain.money import currency_exponent
+from adpilot.domain.money import Money, currency_exponent
 from adpilot.domain.snapshot import AdSetView, Objective, Proposal, Snapshot, decision_key
 from adpilot.policies.curves import (
     DeliveryPosterior,
@@ -490,7 +490,7 @@ class BudgetPolicy:
             assert model is not None
             if new[j] == cur[j]:
                 continue
-            money = u.views[0].budget_from_reporting(float(new[j]))
+            money = _within_step(u.views[0].budget_from_reporting(float(new[j])), u.views[0].daily_budget, p)
             if money == u.views[0].daily_budget or money.minor <= 0:
                 continue
             ev, sentence = self._evidence(snapshot, u, model, post[j], (cur[j], new[j], target[j]), lam)
@@ -588,6 +588,17 @@ def _learning_evidence(u: _Unit, gates: FloatArray, lifted: bool) -> dict[str, A
         "budget_to_end_it": None if u.learned or not reachable else round(float(np.median(gates)), 2),
         "target_ends_it": lifted,
     }
+
+
+def _within_step(money: Money, current: Money | None, p: BudgetParams) -> Money:
+    """``money``, kept within ``max_step`` of ``current`` in whole minor units: rounding to the account's
+    smallest unit must not carry a step past the cap (8 JPY raised 19 % is 9.52, which rounds to 10: +25 %),
+    so it rounds towards the current budget instead."""
+    if current is None or current.minor <= 0:
+        return money
+    lo = math.ceil(current.minor * (1.0 - p.max_step))
+    hi = math.floor(current.minor * (1.0 + p.max_step))
+    return Money(money.currency, min(max(money.minor, lo), hi))
 
 
 def _minor_unit(u: _Unit) -> float:
