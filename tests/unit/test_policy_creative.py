@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 
 import numpy as np
@@ -299,3 +300,44 @@ def test_a_launch_must_pay_for_its_trial_and_the_reset() -> None:
     net_strong, p_strong = launch_worth(unknown, 1.6, 0.0, rng)
     assert net_strong < 0 and p_strong < 0.15  # against a clear winner, a random newcomer rarely pays
     assert launch_worth(unknown, 1.0, 0.2, rng)[0] < net_even - 0.19  # the learning reset is charged in full
+
+
+def rested_and_runner(seed: int, n_days: int, runner_path: Callable[[int], float] | None = None) -> AdSetView:
+    """'Rested' ran the first 14 days and was paused; 'Runner' has run throughout."""
+    rng = np.random.default_rng(seed)
+    m = Market(n_days=n_days, impressions_per_day=150_000, ctr_sigma=0.05, cvr_sigma=0.1)
+    ads = [
+        AdTruth("Rested", ctr=0.012, last=13, status=Status.PAUSED),
+        AdTruth("Runner", ctr=0.012, ctr_path=runner_path),
+    ]
+    return simulated_set(rng, m, ads)
+
+
+def test_a_paused_ads_evidence_does_not_fade_while_it_rests() -> None:
+    """Idle days add nothing: two and four weeks after its pause, with steady siblings, a paused ad's
+    posterior is the same (it used to shrink toward the ad set's mean and widen as it rested)."""
+    p = CreativeParams(window_days=60)
+    posts = []
+    for n_days in (28, 42):
+        s = rested_and_runner(4, n_days)
+        posts.append(creative_posteriors(snapshot([s]), np.random.default_rng(0), p)[s.ref].ads[0])
+    short, long = posts
+    assert short.name == long.name == "Rested"
+    # the steady sibling's CTR moved by noise only, so little of the rate is discounted for it
+    assert 0.95 <= long.rest_factor <= 1.0
+    assert long.rate / long.rest_factor == pytest.approx(short.rate, rel=0.02)
+    width = [a.rate_high - a.rate_low for a in posts]
+    assert width[1] == pytest.approx(width[0], rel=0.05)  # the old reading widened it by a fifth
+
+
+def test_a_rested_ad_comes_back_when_the_running_one_wears_out() -> None:
+    """The running ad's CTR halves every 10 days; the paused one was spared that exposure. Its rate is
+    discounted by part of the decline (it may have aged too), and it is still clearly worth resuming."""
+    s = rested_and_runner(5, 42, runner_path=lambda t: 0.5 ** (t / 10))
+    props = run(snapshot([s]))
+    resumed = [p for p in props if isinstance(p.action, Resume)]
+    assert [p.action.target for p in resumed] == [s.ads[0].ref]
+    factor = resumed[0].evidence["ad"]["rested_rate_factor"]
+    assert 0.1 < factor < 0.9  # some of the siblings' decline is charged to the rested ad, not all
+    steady = rested_and_runner(5, 42)
+    assert not any(isinstance(p.action, Resume) for p in run(snapshot([steady])))
