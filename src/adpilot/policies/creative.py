@@ -32,8 +32,7 @@ only when it ranks among the best and the agent did not pause or resume it withi
 pause -> resume -> pause churn). A paused ad's evidence is weighed from its last delivery, and its rate
 loses an unknown share (uniform on 0-1, in log terms) of the CTR decline its siblings showed since: they wore
 from exposure it was spared, and aged as it did. A candidate creative is launched when a winner is declared
-or too few ads remain in contention. An ad set changed by the agent
-within ``cooldown_days`` is left alone.
+or too few ads remain in contention. An ad set changed by the agent within ``cooldown_days`` is left alone.
 """
 
 from __future__ import annotations
@@ -49,7 +48,7 @@ import numpy as np
 from adpilot.domain.actions import ActionKind, Pause, Resume
 from adpilot.domain.entities import LEARNING_EVENTS, LEARNING_WINDOW_DAYS
 from adpilot.domain.ids import EntityRef, Platform
-from adpilot.domain.snapshot import AdSetView, AdView, Proposal, Snapshot, decision_key
+from adpilot.domain.snapshot import AdSetView, AdView, Proposal, Series, Snapshot, decision_key
 from adpilot.domain.status import Status
 from adpilot.policies._stats import (
     CandidatePrior,
@@ -240,31 +239,32 @@ def _last_delivery(ad: AdView) -> date | None:
     return next((d for d, i in zip(reversed(h.days), reversed(h.impressions), strict=True) if i > 0), None)
 
 
-def _sibling_decline(ad_set: AdSetView, ad: AdView, as_of: date, days: int = 7) -> float:
-    """How much the CTR of ``ad``'s siblings fell between its last delivering week and the last week.
+def _clicks_impressions(h: Series, first: date, last: date) -> tuple[int, int]:
+    """Clicks and impressions of ``h`` on the days ``first`` to ``last``, both included."""
+    days = [(k, i) for d, i, k in zip(h.days, h.impressions, h.clicks, strict=True) if first <= d <= last]
+    return sum(k for k, _ in days), sum(i for _, i in days)
+
+
+def _sibling_decline(ad_set: AdSetView, ad: AdView, last: date | None, as_of: date, days: int = 7) -> float:
+    """How much the CTR of ``ad``'s siblings fell between its last delivering week (ending ``last``, its
+    last delivery) and the last week.
 
     The ratio of pooled clicks per impression of the siblings that delivered in both weeks, at most 1 (a
     rising CTR says nothing about the rested ad's wear) and at least 0.05; 1 without such siblings or when
     the ad delivered within the last ``days``.
     """
-    last = _last_delivery(ad)
     if last is None or (as_of - last).days < days:
         return 1.0
     then_first, now_first = last - timedelta(days=days - 1), as_of - timedelta(days=days - 1)
-    ck_then = ci_then = ck_now = ci_now = 0.0
+    ck_then = ci_then = ck_now = ci_now = 0
     for sib in ad_set.ads:
         if sib.ref == ad.ref:
             continue
-        h = sib.history
-        then = [(i, k) for d, i, k in zip(h.days, h.impressions, h.clicks, strict=True) if then_first <= d <= last]
-        now = [(i, k) for d, i, k in zip(h.days, h.impressions, h.clicks, strict=True) if d >= now_first]
-        i_then, i_now = sum(i for i, _ in then), sum(i for i, _ in now)
+        k_then, i_then = _clicks_impressions(sib.history, then_first, last)
+        k_now, i_now = _clicks_impressions(sib.history, now_first, as_of)
         if i_then <= 0 or i_now <= 0:
             continue
-        ci_then += i_then
-        ck_then += sum(k for _, k in then)
-        ci_now += i_now
-        ck_now += sum(k for _, k in now)
+        ck_then, ci_then, ck_now, ci_now = ck_then + k_then, ci_then + i_then, ck_now + k_now, ci_now + i_now
     if ck_then <= 0 or ci_now <= 0:
         return 1.0
     return min(max((ck_now / ci_now) / (ck_then / ci_then), 0.05), 1.0)
@@ -303,20 +303,20 @@ def _arms(snapshot: Snapshot, ad_set: AdSetView, p: CreativeParams) -> list[_Arm
     Exposures are scaled by day effects shared by the ad set's ads (``day_effects``), then tempered for
     each ad's own day-level noise and weighted by recency.
     """
-    raw: list[tuple[AdView, tuple[_Day, ...]]] = []
+    raw: list[tuple[AdView, tuple[_Day, ...], date | None]] = []
     for ad in ad_set.ads:
         # A paused ad's evidence is weighed from its last delivery: idle days tell nothing new about it.
-        anchor = (_last_delivery(ad) or snapshot.as_of) if ad.status is Status.PAUSED else snapshot.as_of
-        rows = _rows(snapshot, ad_set.platform, ad, anchor, p)
+        last = _last_delivery(ad) if ad.status is Status.PAUSED else None
+        rows = _rows(snapshot, ad_set.platform, ad, last or snapshot.as_of, p)
         if rows and (ad.active or ad.status is Status.PAUSED):
-            raw.append((ad, rows))
+            raw.append((ad, rows, last))
     if not raw:
         return []
-    days = sorted({r.day for _, rows in raw for r in rows})
+    days = sorted({r.day for _, rows, _ in raw for r in rows})
     col = {d: j for j, d in enumerate(days)}
     shape = (len(raw), len(days))
     impressions, clicks, conversions, exposure = (np.zeros(shape) for _ in range(4))
-    for k, (_, rows) in enumerate(raw):
+    for k, (_, rows, _) in enumerate(raw):
         for r in rows:
             j = col[r.day]
             impressions[k, j] = r.impressions * r.ctr_weight
@@ -328,7 +328,7 @@ def _arms(snapshot: Snapshot, ad_set: AdSetView, p: CreativeParams) -> list[_Arm
     ctr_set = float(clicks.sum() / impressions.sum()) if impressions.sum() > 0 else 0.0
     cvr_set = float(conversions.sum() / exposure.sum()) if exposure.sum() > 0 else 0.0
     arms = []
-    for ad, rows in raw:
+    for ad, rows, last in raw:
         cs = cn = vs = vn = 0.0
         for r in rows:
             j = col[r.day]
@@ -341,7 +341,7 @@ def _arms(snapshot: Snapshot, ad_set: AdSetView, p: CreativeParams) -> list[_Arm
             vs += r.conversions * f_cvr
             vn += n_cvr * f_cvr
         resumable = ad.active or _resumable(snapshot, ad, p)
-        decline = _sibling_decline(ad_set, ad, snapshot.as_of) if ad.status is Status.PAUSED else 1.0
+        decline = _sibling_decline(ad_set, ad, last, snapshot.as_of) if ad.status is Status.PAUSED else 1.0
         arms.append(_Arm(ad, rows, Counts(cs, max(cn, cs)), Counts(vs, max(vn, vs)), resumable, decline))
     return arms
 
