@@ -152,3 +152,33 @@ def test_shock_figures_cover_every_shift_and_outage_of_the_run() -> None:
     assert all(d is None or 0 <= d <= 20 for d in result.recovery_days)
     assert result.outage_moved == (0.0,)
     assert 0 < result.allocation <= result.oracle * 1.0001  # the oracle's allocation is the best there is
+
+
+def test_clairvoyant_keeps_the_total_and_the_step_cap_and_runs_one_ad_per_ad_set() -> None:
+    """The clairvoyant reference moves each budget holder at most the step a day (X's budgets live on its
+    campaigns: setting the ad sets' instead would leave X spending its old budget on top of the total), never
+    budgets above the total, and runs exactly one ad per ad set."""
+    from adpilot.bench.clairvoyant import clairvoyant_morning
+
+    for name in ("budget-cross-platform", "fatigue-refresh"):
+        m = Sandbox(load_scenario(name), rate_limits=False).market
+        start, logged = m.day, len(m.write_log)
+        for _ in range(12):
+            clairvoyant_morning(m, 0.19)
+            live = [a for a in m.ads.values() if a.status == "ACTIVE"]
+            assert sorted(a.ad_set_id for a in live) == sorted(s.id for s in m.ad_sets.values() if s.status == "ACTIVE")
+            m.advance(1)
+            assert float(m.records[-1].set_budget.sum()) <= m.oracle_budget() * 1.001
+        steps = [w for w in m.write_log[logged:] if w["field"] == "daily_budget"]
+        assert steps
+        assert all(abs(w["new"] / w["old"] - 1) <= 0.19 + 1e-9 for w in steps)
+        assert m.oracle_summary(start, m.day - 1)["share_of_oracle"] < 1
+
+
+def test_clairvoyant_scores_between_uniform_and_the_oracle() -> None:
+    from adpilot.bench.policies import run_one
+
+    clairvoyant = run_one("budget-cross-platform", "clairvoyant", 0, days=20, eval_from=1)
+    uniform = run_one("budget-cross-platform", "uniform", 0, days=20, eval_from=1)
+    assert uniform.expected < clairvoyant.expected < clairvoyant.oracle
+    assert clairvoyant.applied == clairvoyant.rejections == 0  # it writes to the market, not through the ledger

@@ -8,6 +8,9 @@ policies'. Scores come from the market's truth, never from what the agent saw:
 - conversions, value and spend actually delivered (reporting currency), CPA and ROAS;
 - ``pct_oracle``: noise-free expected conversions (or value) of what happened ÷ the dynamic oracle's;
 - ``headroom``: (policy − uniform) ÷ (oracle − uniform), paired by seed;
+- ``pct_clairvoyant``: noise-free expected outcome ÷ the clairvoyant reference's, paired by seed
+  (``adpilot.bench.clairvoyant``: the truth known, the platforms' mechanics paid; run as policy
+  ``clairvoyant``);
 - guardrail rejections and learning-phase resets caused by the agent's writes;
 - creative scenarios: the day the creative policy first names the truly best creative with ≥ 95 %;
 - fatigue: days from a creative's true 30 % CTR drop to its detection, and detections of creatives still
@@ -40,6 +43,7 @@ import numpy as np
 from adpilot.actions.guardrails import GuardrailConfig
 from adpilot.agent.cycle import Agent, AgentConfig, Runtime
 from adpilot.agent.snapshot import build_snapshot
+from adpilot.bench.clairvoyant import clairvoyant_morning
 from adpilot.bench.market_feed import MarketAdapter, market_inputs
 from adpilot.domain.fx import FxRate, FxTable
 from adpilot.domain.ids import Platform
@@ -49,6 +53,7 @@ from adpilot.policies.registry import policy_set
 from adpilot.ports.platform import PlatformAdapter
 
 ALL_POLICIES = ("adpilot", "uniform", "seed-rules", "seed-bandit", "thompson")
+CLAIRVOYANT = "clairvoyant"  # the reference that knows the truth and pays the mechanics (bench.clairvoyant)
 
 
 @dataclass(frozen=True)
@@ -203,7 +208,9 @@ def run_one(
         )
         guardrails = GuardrailConfig(total_daily_cap=_dec(goal.total_daily_budget or 0) or None)
         config = AgentConfig(
-            policies=policy_set(policy, launch_cap=guardrails.max_launches_per_ad_set_per_week),
+            policies=[]
+            if policy == CLAIRVOYANT
+            else policy_set(policy, launch_cap=guardrails.max_launches_per_ad_set_per_week),
             guardrails=guardrails,
             seed=seed,
         )
@@ -219,7 +226,10 @@ def run_one(
         for k in range(n_days):
             learning_before = {s.id: (s.learning, s.learning_since) for s in m.ad_sets.values()}
             state_before = {a.id: a.status for a in m.ads.values()}
-            asyncio.run(agent.run(f"run-{k}"))
+            if policy == CLAIRVOYANT:
+                clairvoyant_morning(m, float(guardrails.max_change) - 0.01)
+            else:
+                asyncio.run(agent.run(f"run-{k}"))
             resets += sum(
                 1
                 for s in m.ad_sets.values()
@@ -402,6 +412,7 @@ def summarize(results: Sequence[RunResult]) -> dict[str, Any]:
         by_key.setdefault((r.scenario, r.label), []).append(r)
     for (scenario, policy), runs in sorted(by_key.items()):
         uniform = {r.seed: r for r in by_key.get((scenario, "uniform"), [])}
+        clairvoyant = {r.seed: r for r in by_key.get((scenario, CLAIRVOYANT), [])}
         headroom = [
             (r.expected - uniform[r.seed].expected) / (r.oracle - uniform[r.seed].expected)
             for r in runs
@@ -419,6 +430,14 @@ def summarize(results: Sequence[RunResult]) -> dict[str, Any]:
             "cpa": mean_ci([r.spend / r.conversions for r in runs if r.conversions]),
             "roas": mean_ci([r.value / r.spend for r in runs if r.spend]),
             "pct_oracle": mean_ci([100 * r.expected / r.oracle for r in runs if r.oracle]),
+            # paired by seed with the clairvoyant reference, when it ran
+            "pct_clairvoyant": mean_ci(
+                [
+                    100 * r.expected / clairvoyant[r.seed].expected
+                    for r in runs
+                    if r.seed in clairvoyant and clairvoyant[r.seed].expected > 0
+                ]
+            ),
             "allocation_pct_oracle": mean_ci([100 * r.allocation / r.oracle for r in runs if r.oracle]),
             "creative_efficiency_pct": mean_ci([100 * r.expected / r.allocation for r in runs if r.allocation]),
             "headroom_vs_uniform": mean_ci(headroom) if policy != "uniform" else None,

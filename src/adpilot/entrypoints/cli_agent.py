@@ -136,8 +136,8 @@ def demo_command(
     )
 
 
-COLUMNS = ("policy", "conversions", "CPA", "ROAS", "% oracle", "headroom", "alloc. %", "creative %", "rejections",
-           "resets", "launches", "winner day", "fatigue delay", "false ret.")  # fmt: skip
+COLUMNS = ("policy", "conversions", "CPA", "ROAS", "% oracle", "% clairv.", "headroom", "alloc. %", "creative %",
+           "rejections", "resets", "launches", "winner day", "fatigue delay", "false ret.")  # fmt: skip
 
 
 def bench_policies_command(
@@ -145,8 +145,12 @@ def bench_policies_command(
     days: Annotated[int | None, typer.Option(help="Days per run (default: the scenario's).")] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per policy (common random numbers).")] = 20,
     policies: Annotated[
-        str, typer.Option(help="Comma-separated policy sets.")
-    ] = "adpilot,uniform,seed-rules,seed-bandit,thompson",
+        str,
+        typer.Option(
+            help="Comma-separated policy sets; 'clairvoyant' is the reference that knows the market's truth "
+            "and pays its mechanics (learning phases, the step cap)."
+        ),
+    ] = "adpilot,uniform,seed-rules,seed-bandit,thompson,clairvoyant",
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
     generation: Annotated[
         str, typer.Option(help="Variant generation for the adpilot set: off, on, or both (side by side).")
@@ -190,7 +194,7 @@ def bench_policies_command(
             table.add_column(col, justify="left" if col == "policy" else "right")
         for policy, f in by_policy.items():
             table.add_row(policy, _ci(f["conversions"], 0), _ci(f["cpa"], 2), _ci(f["roas"], 2),
-                          _ci(f["pct_oracle"], 1), _ci(f["headroom_vs_uniform"], 2),
+                          _ci(f["pct_oracle"], 1), _ci(f["pct_clairvoyant"], 1), _ci(f["headroom_vs_uniform"], 2),
                           _ci(f["allocation_pct_oracle"], 1), _ci(f["creative_efficiency_pct"], 1),
                           _ci(f["guardrail_rejections"], 1), _ci(f["learning_resets"], 1), _ci(f["launches"], 1),
                           _ci(f["days_to_correct_winner"], 1),
