@@ -341,3 +341,25 @@ def test_a_rested_ad_comes_back_when_the_running_one_wears_out() -> None:
     assert 0.1 < factor < 0.9  # some of the siblings' decline is charged to the rested ad, not all
     steady = rested_and_runner(5, 42)
     assert not any(isinstance(p.action, Resume) for p in run(snapshot([steady])))
+
+
+def test_ads_nearly_out_of_contention_leave_with_a_change_that_pays_a_reset() -> None:
+    """C is clearly worse and its pause starts a learning reset; B (P(best) ~12 %, still in contention) leaves
+    in the same batch rather than start a second reset days later. Where a reset costs nothing (a learning
+    penalty of 0), nothing is saved by batching and B stays in the test."""
+    rng = np.random.default_rng(0)
+    m = Market(n_days=14, impressions_per_day=150_000, ctr_sigma=0.1, cvr_sigma=0.15)
+    s = simulated_set(rng, m, [AdTruth("A", cvr=0.030), AdTruth("B", cvr=0.027), AdTruth("C", cvr=0.015)])
+    snap = snapshot([s])
+    post = creative_posteriors(snap, np.random.default_rng(0))[s.ref]
+    assert 0.05 < post.of(s.ads[1].ref).p_best < 0.15
+    assert paused(run(snap)) == {"s1-1", "s1-2"}
+    unbatched = CreativePolicy(CreativeParams(batch_p_best=0.05))
+    assert paused(unbatched(snap, np.random.default_rng(0))) == {"s1-2"}
+    free_reset = CreativePolicy(CreativeParams(learning_penalty=0.0))
+    assert paused(free_reset(snap, np.random.default_rng(0))) == {"s1-2"}
+
+
+def test_batch_threshold_is_validated() -> None:
+    with pytest.raises(ValueError, match="batch_p_best"):
+        CreativeParams(batch_p_best=0.01)
