@@ -250,7 +250,7 @@ def run_one(
                 rel = float(ctr[i] / fresh[i]) if fresh[i] > 0 else 1.0
                 if ad.id not in drop_day and rel <= 0.7:
                     drop_day[ad.id] = k
-                if ad.id in detected:
+                if ad.id in detected or policy == CLAIRVOYANT:  # it knows the truth: it detects nothing
                     continue
                 if policy == "adpilot":  # detection: the day the fatigue policy first flags the ad as worn
                     if ad.id in flagged:
