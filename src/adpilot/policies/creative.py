@@ -20,20 +20,20 @@ so where fatigue shows in the ad set, since a worn ad's past is not its present)
 ad's own day-level noise (a day of 2,000 clicks is not worth 2,000 independent trials when the day's rate
 itself moves by ~10 %).
 
-**Decisions.** Monte-Carlo draws give each ad's P(best) and expected relative loss. The policy then picks
-the set of active ads with the best expected conversions per impression: the platform re-divides a paused
-ad's share of impressions among the ads that stay, so each candidate set (the best ``m`` ads by posterior
-mean) is worth its impression-weighted rate in every draw. The ad set changes, in one batch, only when the
-new set gains with probability ``gain_confidence``, by more than ``min_gain`` and more than the cost of the
-learning reset the change starts. Ads still plausibly best (P(best) at least ``pause_p_best``) or with too
-little traffic to judge always stay; when the change pays a reset that costs something, ads under
-``batch_p_best`` leave with it (each later pause would start another reset). A winner is declared by the top-two rule
-(P(best) >= ``confidence`` with minimum evidence for the leader and runner-up); a paused ad is resumed
-only when it ranks among the best and the agent did not pause or resume it within ``resume_after_days`` (no
-pause -> resume -> pause churn). A paused ad's evidence is weighed from its last delivery, and its rate
-loses an unknown share (uniform on 0-1, in log terms) of the CTR decline its siblings showed since: they wore
-from exposure it was spared, and aged as it did. A candidate creative is launched when a winner is declared
-or too few ads remain in contention. An ad set changed by the agent within ``cooldown_days`` is left alone.
+**Decisions.** Monte-Carlo draws give each ad's P(best) and expected relative loss. The policy then picks the
+set of active ads with the best expected conversions per impression: the platform re-divides a paused ad's
+share of impressions among the ads that stay, so each candidate set (the best ``m`` ads by posterior mean) is
+worth its impression-weighted rate in every draw. The ad set changes, in one batch, only when the new set
+gains with probability ``gain_confidence``, by more than ``min_gain`` and more than the cost of the learning
+reset the change starts. Ads still plausibly best (P(best) at least ``pause_p_best``) or with too little
+traffic to judge always stay; when the change pays a reset that costs something, ads under ``batch_p_best``
+leave with it (each later pause would start another reset). A winner is declared by the top-two rule (P(best)
+>= ``confidence`` with minimum evidence for the leader and runner-up); a paused ad is resumed only when it
+ranks among the best and the agent did not pause or resume it within ``resume_after_days`` (no pause -> resume
+-> pause churn). A paused ad's evidence is weighed from its last delivery, and its rate loses an unknown share
+(uniform on 0-1, in log terms) of the CTR decline its siblings showed since: they wore from exposure it was
+spared, and aged as it did. A candidate creative is launched when a winner is declared or too few ads remain
+in contention. An ad set changed by the agent within ``cooldown_days`` is left alone.
 """
 
 from __future__ import annotations
