@@ -234,7 +234,8 @@ def test_proposals_are_well_formed(snap: Snapshot, seed: int) -> None:
         a = p.action
         if isinstance(a, Pause):
             assert a.target.level is Level.AD and ads[a.target].status is Status.ACTIVE
-            assert p.evidence["ad"]["p_best"] < 0.02
+            # out of contention, or nearly and leaving with a change that pays a learning reset anyway
+            assert p.evidence["ad"]["p_best"] < CreativeParams().batch_p_best
         elif isinstance(a, Resume):
             assert a.target.level is Level.AD and ads[a.target].status is Status.PAUSED
         else:
