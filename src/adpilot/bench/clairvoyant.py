@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from adpilot.policies.curves import allocate_gated
+from adpilot.policies.curves import allocate_gated, budget_returning
 from adpilot_sandbox.oracle import oracle_inputs
 
 SWITCH_MARGIN = 0.05  # a better ad replaces the running one only when it is this much better
@@ -74,9 +74,7 @@ def _allocation(m: Any, st: dict[str, Any], ctr: Any) -> Any:
     penalty = np.array([sp.learning_cvr_penalty for sp in specs])
     # Conversions a day that end learning, seen through the penalty and the platform's attribution.
     need = np.array([sp.learning_events / sp.learning_window_days / sp.attribution_rate for sp in specs]) / penalty
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        gate = np.where(need < v, k * np.power(need / np.maximum(v - need, 1e-300), 1.0 / alpha), np.inf)
-    gate = np.where(st["learning"], gate, 0.0)
+    gate = np.where(st["learning"], budget_returning(need, v, k, alpha), 0.0)
     total = float(m.oracle_budget())
     n = len(v)
     # One learning penalty for all: the platforms' penalties differ little, and allocate_gated takes one.

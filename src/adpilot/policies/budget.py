@@ -54,6 +54,7 @@ from adpilot.policies.curves import (
     allocate_gated,
     alpha_evidence,
     best_response,
+    budget_returning,
     curve_marginal,
     curve_value,
     fit_delivery,
@@ -411,10 +412,9 @@ def _gates(
     learning factor, reach ``learning_events``) on curves ``(v, k, a)``, given its events per unit of
     outcome ``epo`` and whether it has ``learned``: 0 for a unit that has ended it, ``inf`` for one that
     cannot on its curve. Broadcasts: one unit over posterior draws, or one draw over units."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    with np.errstate(divide="ignore"):
         need = np.where(epo > 0, p.learning_events / (p.learning_window_days * p.learning_factor * epo), np.inf)
-        gate = np.where(need < v, k * np.power(need / np.maximum(v - need, 1e-300), 1.0 / a), np.inf)
-    return np.asarray(np.where(learned, 0.0, gate), dtype=np.float64)
+    return np.asarray(np.where(learned, 0.0, budget_returning(need, v, k, a)), dtype=np.float64)
 
 
 def _target(

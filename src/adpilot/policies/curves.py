@@ -244,6 +244,15 @@ def curve_marginal(b: FloatArray, v: FloatArray, k: FloatArray, a: FloatArray) -
     return np.asarray(v * a * h * (1.0 - h) / bb, dtype=np.float64)
 
 
+def budget_returning(need: FloatArray | float, v: FloatArray, k: FloatArray, a: FloatArray) -> FloatArray:
+    """The budget at which ``f(b) = V b^α / (b^α + K^α)`` returns ``need`` per day (``inf`` where it never
+    does: ``need >= V``). Broadcasts."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.asarray(
+            np.where(need < v, k * np.power(need / np.maximum(v - need, 1e-300), 1.0 / a), np.inf), dtype=np.float64
+        )
+
+
 def marginal_peak(k: FloatArray, a: FloatArray) -> FloatArray:
     """Where the marginal return peaks: 0 for concave curves, ``K ((α-1)/(α+1))^(1/α)`` for S-curves."""
     return np.asarray(np.where(a > 1, k * np.power(np.maximum(a - 1, 0) / (a + 1), 1 / a), 0.0), dtype=np.float64)
