@@ -20,6 +20,7 @@ against both. It is a reference for the benchmark, not a policy: it reads and wr
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,32 +37,42 @@ def clairvoyant_morning(m: Any, max_step: float) -> None:
     st = m.live_state()
     ctr = m.ad_ctr_today(st, m.day)
     budgets = _allocation(m, st, ctr)
-    holders: dict[str, list[Any]] = {}  # id -> [holder, current, wanted (reporting currency), minor per unit]
+    holders: dict[str, _Holder] = {}
     for j, s in enumerate(st["sets"]):
         if s.status == "DELETED":
             continue
         _run_best_ad(m, st, ctr, s.id)
         campaign = m.campaigns[s.campaign_id]
-        holder = campaign if campaign.daily_budget_minor is not None else s
-        per_unit = float(st["unit"][j]) / float(st["fx"][j])  # minor units of the account per reporting unit
-        entry = holders.setdefault(holder.id, [holder, holder.daily_budget_minor / per_unit, 0.0, per_unit])
-        entry[2] += float(budgets[j])
+        entity = campaign if campaign.daily_budget_minor is not None else s
+        holder = holders.setdefault(entity.id, _Holder(entity, float(st["unit"][j]) / float(st["fx"][j])))
+        holder.wanted += float(budgets[j])
     if not holders:
         return
-    cur = np.array([h[1] for h in holders.values()])
-    want = np.clip(np.maximum([h[2] for h in holders.values()], MIN_BUDGET), cur * (1 - max_step), cur * (1 + max_step))
+    cur = np.array([h.entity.daily_budget_minor / h.minor_per_unit for h in holders.values()])
+    wanted = np.maximum([h.wanted for h in holders.values()], MIN_BUDGET)
+    want = np.clip(wanted, cur * (1 - max_step), cur * (1 + max_step))
     # Cuts capped by the step free less than the raises want: the raises shrink pro rata, so the budgets
     # never sum above the total (the cuts may leave it below for a day).
     excess = float(want.sum()) - max(float(m.oracle_budget()), float(cur.sum()))
     raise_ = np.maximum(want - cur, 0.0)
     if excess > 0 and raise_.sum() > 0:
         want = want - raise_ * min(excess / float(raise_.sum()), 1.0)
-    for (holder, _, _, per_unit), amount in zip(holders.values(), want, strict=True):
-        minor = amount * per_unit
+    for h, amount in zip(holders.values(), want, strict=True):
+        current = h.entity.daily_budget_minor
+        minor = amount * h.minor_per_unit
         # Round towards the current budget, so the step stays within the cap.
-        minor = max(math.floor(minor) if minor > holder.daily_budget_minor else math.ceil(minor), 1)
-        if minor != holder.daily_budget_minor:
-            m.set_budget(holder.id, minor)
+        minor = max(math.floor(minor) if minor > current else math.ceil(minor), 1)
+        if minor != current:
+            m.set_budget(h.entity.id, minor)
+
+
+@dataclass
+class _Holder:
+    """A budget holder (an ad set, or a campaign its ad sets share) and what the allocation wants for it."""
+
+    entity: Any
+    minor_per_unit: float  # minor units of the account's currency per unit of reporting currency
+    wanted: float = 0.0  # reporting currency
 
 
 def _allocation(m: Any, st: dict[str, Any], ctr: Any) -> Any:

@@ -49,6 +49,7 @@ from adpilot.domain.fx import FxRate, FxTable
 from adpilot.domain.ids import Platform
 from adpilot.domain.ledger import ActionState
 from adpilot.domain.snapshot import Goal, Objective, PastAction
+from adpilot.policies.budget import BudgetParams
 from adpilot.policies.registry import policy_set
 from adpilot.ports.platform import PlatformAdapter
 
@@ -227,7 +228,7 @@ def run_one(
             learning_before = {s.id: (s.learning, s.learning_since) for s in m.ad_sets.values()}
             state_before = {a.id: a.status for a in m.ads.values()}
             if policy == CLAIRVOYANT:
-                clairvoyant_morning(m, float(guardrails.max_change) - 0.01)
+                clairvoyant_morning(m, BudgetParams().max_step)  # the agent's step, under the cap
             else:
                 asyncio.run(agent.run(f"run-{k}"))
             resets += sum(
