@@ -7,8 +7,8 @@ agent must:
 
 - **budgets** go to the learning-aware equal-marginal allocation on the true curves (an ad set below the
   budget that would end its learning phase earns the platform's learning penalty, as the agent's own
-  allocator models it), each moved at most the guardrails' per-change cap a day; a budget shared by a
-  campaign is set on the campaign;
+  allocator models it), each moved at most the agent's own step a day (under the guardrails' cap); a
+  budget shared by a campaign is set on the campaign;
 - **creatives**: only each ad set's truly best ad today runs (kept while within 5 % of the best); switching
   pauses and resumes ads, which restarts the ad set's learning phase like any other change.
 
