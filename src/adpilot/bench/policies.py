@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -173,8 +173,11 @@ def run_one(
     days: int | None = None,
     eval_from: int | None = None,
     generation: bool = False,
+    observe: Callable[[Any, int], None] | None = None,
 ) -> RunResult:
-    """One closed-loop run on the fast path; meant to run in a worker process."""
+    """One closed-loop run on the fast path; meant to run in a worker process. ``observe(market, k)``, if
+    given, sees the market each run day ``k`` after the agent acted and before the day is delivered
+    (``adpilot.bench.trace``)."""
     from langgraph.checkpoint.memory import InMemorySaver
 
     from adpilot.warehouse.duckdb import DuckDBWarehouse
@@ -258,6 +261,8 @@ def run_one(
                         detected[ad.id] = (k, rel)
                 elif state_before.get(ad.id) == "ACTIVE" and ad.status == "PAUSED":  # a baseline: its pause
                     detected[ad.id] = (k, rel)
+            if observe is not None:
+                observe(m, k)
             m.advance(1)
         records = wh.list_actions(limit=None)
         # Delay: from the day the true CTR fell 30 % below fresh (or the run's start, if before) to detection;

@@ -52,6 +52,7 @@ def _register_agent_commands() -> None:
     app.add_typer(cli_creatives.app, name="creatives")
     app.command("demo")(cli_agent.demo_command)
     bench_app.command("policies")(cli_agent.bench_policies_command)
+    bench_app.command("trace")(cli_agent.bench_trace_command)
 
 
 out = Console()

@@ -212,6 +212,60 @@ def bench_policies_command(
         json_out.write_bytes(orjson.dumps({"seeds": seeds, "scenarios": summary}, option=orjson.OPT_INDENT_2))
 
 
+def bench_trace_command(
+    scenario: Annotated[str, typer.Option(help="Shipped scenario name or YAML file.")],
+    policy: Annotated[str, typer.Option(help="Policy set, or 'clairvoyant'.")] = "adpilot",
+    seed: Annotated[int, typer.Option(min=0, help="Seed (as in bench policies).")] = 0,
+    days: Annotated[int | None, typer.Option(help="Days (default: the scenario's).")] = None,
+    ad_set: Annotated[str | None, typer.Option(help="Print this ad set day by day.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the trace here as JSON.")] = None,
+) -> None:
+    """One closed-loop run against the market's truth: budgets vs the oracle's, creative mix, learning."""
+    from dataclasses import asdict
+
+    from adpilot.bench.trace import trace_run
+
+    trace = trace_run(scenario, policy, seed, days=days)
+    names = [s.name for s in trace.ad_sets]
+    if ad_set is not None and ad_set not in names:
+        raise typer.BadParameter(f"no ad set {ad_set!r} (known: {', '.join(names)})", param_hint="--ad-set")
+    pct = trace.pct_oracle
+    score = "shorter than the scored days" if pct is None else f"{pct:.2f} % of the oracle"
+    table = Table(
+        title=f"{scenario}, {policy}, seed {seed}: {score} (table: days {trace.eval_from}-{trace.result.days}; "
+        "budgets a day, reporting currency)",
+        title_justify="left",
+    )
+    for col in ("ad set", "budget", "oracle's", "allocation loss", "learning days", "creative mix"):
+        table.add_column(col, justify="left" if col == "ad set" else "right")
+    summary = trace.summary()
+    for row in summary:
+        mix = row["creative_mix"]
+        table.add_row(row["ad_set"], f"{row['budget']:,.2f}", f"{row['oracle_budget']:,.2f}",
+                      f"{row['allocation_loss_pct']:+.2f} %", str(row["learning_days"]),
+                      "" if mix is None else f"{mix:.3f}")  # fmt: skip
+    out.print(table)
+    if ad_set is not None:
+        s = trace.ad_sets[names.index(ad_set)]
+        out.print(f"{ad_set}, day by day (ad: A active / p paused, true quality vs the best ad, share of impressions)")
+        for k, ads in enumerate(s.ads):
+            mix = "" if s.mix[k] is None else f"mix {s.mix[k]:.3f}"
+            line = " ".join(f"{a.name}:{'A' if a.active else 'p'}{a.quality:.2f}/{a.share:.2f}" for a in ads)
+            learning = "L" if s.learning[k] else " "
+            out.print(f"d{k + 1:<3} {s.budget[k]:>10,.2f} / {s.oracle_budget[k]:>10,.2f} {learning} {mix}  {line}")
+    if json_out is not None:
+        payload = {
+            "scenario": scenario,
+            "policy": policy,
+            "seed": seed,
+            "pct_oracle": trace.pct_oracle,
+            "eval_from": trace.eval_from,
+            "summary": summary,
+            "ad_sets": [asdict(s) for s in trace.ad_sets],
+        }
+        json_out.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))
+
+
 def _shock_line(policy: str, f: dict[str, Any]) -> str:
     """Regime shifts and outages: days until the allocation is back within 5 % of the oracle's, and the
     budget taken off a platform while its conversions were under-reported."""
