@@ -65,3 +65,6 @@ def test_cli_prints_the_table_and_one_ad_set_day_by_day_and_writes_json(tmp_path
     wrong = _adpilot("bench", "trace", "--scenario", "creative-bakeoff", "--days", "1", "--ad-set", "nope")
     assert wrong.returncode == 2
     assert "--ad-set" in wrong.stderr and "nope" in wrong.stderr
+    unknown = _adpilot("bench", "trace", "--scenario", "creative-bakeoff", "--days", "1", "--policy", "greedy")
+    assert unknown.returncode == 2
+    assert "--policy" in unknown.stderr and "greedy" in unknown.stderr

@@ -80,6 +80,14 @@ class Trace:
         return rows
 
 
+def ad_set_names(scenario: str) -> list[str]:
+    """The ad sets of a scenario (the agent creates none), to check a name before a run."""
+    from adpilot_sandbox.scenario import load_scenario
+
+    spec = load_scenario(scenario)
+    return [s.name for a in spec.accounts for c in a.campaigns for s in c.ad_sets]
+
+
 def trace_run(scenario: str, policy: str, seed: int, *, days: int | None = None) -> Trace:
     """Run ``policy`` on ``scenario`` (one seed, the fast path) and record each day against the truth."""
     from adpilot_sandbox.oracle import curve_value

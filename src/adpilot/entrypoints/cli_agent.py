@@ -223,12 +223,17 @@ def bench_trace_command(
     """One closed-loop run against the market's truth: budgets vs the oracle's, creative mix, learning."""
     from dataclasses import asdict
 
-    from adpilot.bench.trace import trace_run
+    from adpilot.bench.policies import CLAIRVOYANT
+    from adpilot.bench.trace import ad_set_names, trace_run
+    from adpilot.policies.registry import POLICY_SETS
 
-    trace = trace_run(scenario, policy, seed, days=days)
-    names = [s.name for s in trace.ad_sets]
+    if policy not in (*POLICY_SETS, CLAIRVOYANT):
+        known = ", ".join((*POLICY_SETS, CLAIRVOYANT))
+        raise typer.BadParameter(f"unknown policy set {policy!r} (known: {known})", param_hint="--policy")
+    names = ad_set_names(scenario)
     if ad_set is not None and ad_set not in names:
         raise typer.BadParameter(f"no ad set {ad_set!r} (known: {', '.join(names)})", param_hint="--ad-set")
+    trace = trace_run(scenario, policy, seed, days=days)
     pct = trace.pct_oracle
     score = "shorter than the scored days" if pct is None else f"{pct:.2f} % of the oracle"
     table = Table(
