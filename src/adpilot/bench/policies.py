@@ -315,12 +315,17 @@ RECOVERY_HOLD = 3  # ... and staying there for this many days
 def _allocation_value(m: Any, t: int) -> float:
     """Expected outcome on day ``t`` of the budgets the agent set, on the true curves, had each ad set run its
     best creative without a learning penalty: the agent's allocation scored apart from its creative choices."""
+    o = m.records[t].oracle_inputs
+    return float(true_values(m, t, m.records[t].set_budget[: len(o["v"])]).sum())
+
+
+def true_values(m: Any, t: int, budgets: Any) -> Any:
+    """Each ad set's expected outcome on day ``t`` at ``budgets`` (reporting currency, creation order), on
+    its true curve with its best creative and no learning penalty."""
     from adpilot_sandbox.oracle import curve_value
 
-    rec = m.records[t]
-    o = rec.oracle_inputs
-    b = rec.set_budget[: len(o["v"])]
-    return float(curve_value(b, o["v"], o["c"], o["i_max"], o["k"], o["alpha"]).sum())
+    o = m.records[t].oracle_inputs
+    return curve_value(np.asarray(budgets, dtype=np.float64), o["v"], o["c"], o["i_max"], o["k"], o["alpha"])
 
 
 def _recoveries(m: Any, start: int, allocation: Sequence[float]) -> tuple[int | None, ...]:

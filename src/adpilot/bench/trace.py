@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from adpilot.bench.policies import RunResult, run_one
+from adpilot.bench.policies import RunResult, run_one, true_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +57,13 @@ class Trace:
 
     def summary(self) -> list[dict[str, Any]]:
         """Per ad set over the scored days: mean budgets, the allocation's loss in % of the oracle's total,
-        days in learning and the impression-weighted creative mix."""
+        days in learning and the mean of the daily creative mixes (days without impressions left out)."""
         first = self.eval_from - 1
         total = sum(sum(s.oracle_value[first:]) for s in self.ad_sets)
         rows = []
         for s in self.ad_sets:
             n = len(s.budget) - first
-            mixes = [(m, sum(a.share for a in ads)) for m, ads in zip(s.mix[first:], s.ads[first:], strict=True)]
-            known = [m for m, _ in mixes if m is not None]
+            known = [m for m in s.mix[first:] if m is not None]
             rows.append(
                 {
                     "ad_set": s.name,
@@ -90,8 +89,6 @@ def ad_set_names(scenario: str) -> list[str]:
 
 def trace_run(scenario: str, policy: str, seed: int, *, days: int | None = None) -> Trace:
     """Run ``policy`` on ``scenario`` (one seed, the fast path) and record each day against the truth."""
-    from adpilot_sandbox.oracle import curve_value
-
     mornings: list[dict[str, Any]] = []
     market: list[Any] = []
 
@@ -128,8 +125,8 @@ def trace_run(scenario: str, policy: str, seed: int, *, days: int | None = None)
         ob = np.zeros(len(sets))
         ob[:n] = [allocation.get(i, 0.0) for i in o["ids"]]
         budget[k], oracle_budget[k] = b, ob
-        value[k, :n] = curve_value(b[:n], o["v"], o["c"], o["i_max"], o["k"], o["alpha"])
-        oracle_value[k, :n] = curve_value(ob[:n], o["v"], o["c"], o["i_max"], o["k"], o["alpha"])
+        value[k, :n] = true_values(m, start + k, b[:n])
+        oracle_value[k, :n] = true_values(m, start + k, ob[:n])
         theta, set_of, impressions = morning["theta"], morning["set_of"], rec.impressions[: len(morning["theta"])]
         for j in range(len(sets)):
             idx = np.flatnonzero((set_of == j) & morning["exists"])
