@@ -101,6 +101,21 @@ def test_bench_warehouse_writes_json(tmp_path: Path, postgres_url: str) -> None:
     assert "rows/s" in result.stdout
 
 
+def test_bench_policies_runs_with_overrides_and_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "policies.json"
+    args = ["--scenario", "creative-bakeoff", "--days", "3", "--seeds", "2", "--policies", "adpilot"]
+    result = adpilot("bench", "policies", *args, "--set", "creative.min_gain=0.05", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "adpilot ran with creative.min_gain=0.05" in result.stdout
+    doc = orjson.loads(out.read_bytes())
+    assert doc["seeds"] == 2 and doc["overrides"] == {"creative": {"min_gain": 0.05}}
+    figures = doc["scenarios"]["creative-bakeoff"]
+    assert set(figures) == {"adpilot", "uniform"}  # uniform always runs: headroom is measured against it
+    assert 0 < figures["adpilot"]["pct_oracle"]["mean"] <= 100
+    bad = adpilot("bench", "policies", *args, "--set", "budget.max_step=2")
+    assert bad.returncode == 2 and "--set" in bad.stderr and "max_step" in bad.stderr
+
+
 def test_unknown_command_is_a_usage_error() -> None:
     result = adpilot("warehouse", "explode")
     assert result.returncode == 2

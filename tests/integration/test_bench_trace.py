@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from adpilot.bench.trace import trace_run
+from adpilot.bench.trace import Trace, trace_run
 
 
 def test_uniform_budgets_sum_to_the_total_and_the_oracle_spends_the_same_total() -> None:
@@ -45,6 +45,20 @@ def test_creative_days_rank_every_ad_against_its_ad_sets_best() -> None:
     assert s.mix[0] is not None and s.mix[0] < 1.0
 
 
+def _largest_step(trace: Trace) -> float:
+    """The largest relative day-to-day budget change of any ad set."""
+    return max(abs(b / a - 1.0) for s in trace.ad_sets for a, b in zip(s.budget, s.budget[1:], strict=False) if a > 0)
+
+
+def test_overrides_change_how_the_agent_runs() -> None:
+    """The agent's own step (19 %) moves some budget by more than 6 % a day; capped at 5 % by an override, no
+    budget moves more (within a cent's rounding)."""
+    default = trace_run("budget-cross-platform", "adpilot", 0, days=5)
+    capped = trace_run("budget-cross-platform", "adpilot", 0, days=5, overrides={"budget": {"max_step": 0.05}})
+    assert _largest_step(default) > 0.06
+    assert 0.0 < _largest_step(capped) <= 0.05 + 1e-3
+
+
 def _adpilot(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run(
@@ -68,3 +82,19 @@ def test_cli_prints_the_table_and_one_ad_set_day_by_day_and_writes_json(tmp_path
     unknown = _adpilot("bench", "trace", "--scenario", "creative-bakeoff", "--days", "1", "--policy", "greedy")
     assert unknown.returncode == 2
     assert "--policy" in unknown.stderr and "greedy" in unknown.stderr
+
+    bad = _adpilot("bench", "trace", "--scenario", "creative-bakeoff", "--days", "1", "--set", "creative.min_gain=lots")
+    assert bad.returncode == 2
+    assert "--set" in bad.stderr and "creative.min_gain" in bad.stderr
+    baseline = _adpilot("bench", "trace", "--scenario", "creative-bakeoff", "--days", "1", "--policy", "uniform",
+                        "--set", "creative.min_gain=0.05")  # fmt: skip
+    assert baseline.returncode == 2 and "--set" in baseline.stderr
+
+
+def test_cli_runs_with_overrides_and_records_them(tmp_path: Path) -> None:
+    out = tmp_path / "trace.json"
+    result = _adpilot("bench", "trace", "--scenario", "creative-bakeoff", "--days", "2", "--set",
+                      "creative.min_gain=0.05", "--set", "budget.max_step=0.1", "--json", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "adpilot ran with creative.min_gain=0.05, budget.max_step=0.1" in result.stdout
+    assert json.loads(out.read_text())["overrides"] == {"creative": {"min_gain": 0.05}, "budget": {"max_step": 0.1}}

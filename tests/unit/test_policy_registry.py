@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from adpilot.actions.guardrails import GuardrailConfig
@@ -41,3 +43,56 @@ def test_every_named_set_builds(name: str) -> None:
     assert policy_set(name)
     with pytest.raises(ValueError, match="unknown policy set"):
         policy_set("nope")
+
+
+def test_overrides_reach_every_tunable_policy_and_keep_the_launch_cap() -> None:
+    from adpilot.policies.budget import BudgetPolicy
+    from adpilot.policies.registry import parse_overrides
+
+    over = parse_overrides(["budget.max_step=0.1", "creative.min_gain=0.05", "fatigue.drop=0.4", "budget.ceiling=900"])
+    assert over == {
+        "budget": {"max_step": 0.1, "ceiling": 900},
+        "creative": {"min_gain": 0.05},
+        "fatigue": {"drop": 0.4},
+    }
+    policies = policy_set("adpilot", overrides=over, launch_cap=1)
+    fatigue = next(p for p in policies if isinstance(p, FatiguePolicy))
+    creative = next(p for p in policies if isinstance(p, CreativePolicy))
+    budget = next(p for p in policies if isinstance(p, BudgetPolicy))
+    assert (budget.params.max_step, budget.params.ceiling) == (0.1, 900)
+    assert creative.params.min_gain == 0.05
+    assert creative.fatigue is not None
+    assert fatigue.params.drop == creative.fatigue.params.drop == 0.4  # the creative test reads fatigue alike
+    assert _caps(policies) == {1}
+    defaults = policy_set("adpilot")
+    assert [getattr(p, "params", None) for p in policy_set("adpilot", overrides={})] == [
+        getattr(p, "params", None) for p in defaults
+    ]
+
+
+@pytest.mark.parametrize(
+    ("item", "named"),
+    [
+        ("budget", "POLICY.PARAMETER=VALUE"),
+        ("budget.max_step", "POLICY.PARAMETER=VALUE"),
+        ("bidding.max_step=0.1", "no tunable policy 'bidding'"),
+        ("budget.max_stp=0.1", "budget.max_stp: no such parameter"),
+        ("budget.max_step=fast", "budget.max_step: expected a number, got 'fast'"),
+        ("creative.min_days=3.5", "creative.min_days: expected a whole number"),
+        ("fatigue.refresh=1", "fatigue.refresh: expected true or false"),
+        ("budget.ceiling=true", "budget.ceiling: expected a number or null"),
+        ("budget.max_step=1.5", "budget: max_step"),  # the policy's own check
+        ("creative.confidence=0.3", "creative: confidence"),
+    ],
+)
+def test_a_bad_override_is_refused_naming_it(item: str, named: str) -> None:
+    from adpilot.policies.registry import parse_overrides
+
+    with pytest.raises(ValueError, match=re.escape(named)):
+        parse_overrides([item])
+
+
+def test_baselines_take_no_overrides() -> None:
+    with pytest.raises(ValueError, match="'uniform' baseline follows its specification"):
+        policy_set("uniform", overrides={"budget": {"max_step": 0.1}})
+    assert policy_set("uniform", overrides={})

@@ -50,7 +50,7 @@ from adpilot.domain.ids import Platform
 from adpilot.domain.ledger import ActionState
 from adpilot.domain.snapshot import Goal, Objective, PastAction
 from adpilot.policies.budget import BudgetParams
-from adpilot.policies.registry import policy_set
+from adpilot.policies.registry import Overrides, policy_set
 from adpilot.ports.platform import PlatformAdapter
 
 ALL_POLICIES = ("adpilot", "uniform", "seed-rules", "seed-bandit", "thompson")
@@ -174,10 +174,12 @@ def run_one(
     eval_from: int | None = None,
     generation: bool = False,
     observe: Callable[[Any, int], None] | None = None,
+    overrides: Overrides | None = None,
 ) -> RunResult:
     """One closed-loop run on the fast path; meant to run in a worker process. ``observe(market, k)``, if
     given, sees the market each run day ``k`` after the agent acted and before the day is delivered
-    (``adpilot.bench.trace``)."""
+    (``adpilot.bench.trace``). ``overrides``: parameters of the ``adpilot`` set (``registry.parse_overrides``),
+    ignored by the other sets."""
     from langgraph.checkpoint.memory import InMemorySaver
 
     from adpilot.warehouse.duckdb import DuckDBWarehouse
@@ -214,7 +216,11 @@ def run_one(
         config = AgentConfig(
             policies=[]
             if policy == CLAIRVOYANT
-            else policy_set(policy, launch_cap=guardrails.max_launches_per_ad_set_per_week),
+            else policy_set(
+                policy,
+                launch_cap=guardrails.max_launches_per_ad_set_per_week,
+                overrides=overrides if policy == "adpilot" else None,
+            ),
             guardrails=guardrails,
             seed=seed,
         )

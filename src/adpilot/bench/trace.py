@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from adpilot.bench.policies import RunResult, run_one, true_values
+from adpilot.policies.registry import Overrides
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +88,9 @@ def ad_set_names(scenario: str) -> list[str]:
     return [s.name for a in spec.accounts for c in a.campaigns for s in c.ad_sets]
 
 
-def trace_run(scenario: str, policy: str, seed: int, *, days: int | None = None) -> Trace:
+def trace_run(
+    scenario: str, policy: str, seed: int, *, days: int | None = None, overrides: Overrides | None = None
+) -> Trace:
     """Run ``policy`` on ``scenario`` (one seed, the fast path) and record each day against the truth."""
     mornings: list[dict[str, Any]] = []
     market: list[Any] = []
@@ -108,7 +111,7 @@ def trace_run(scenario: str, policy: str, seed: int, *, days: int | None = None)
             }
         )
 
-    result = run_one(scenario, policy, seed, days=days, observe=observe)
+    result = run_one(scenario, policy, seed, days=days, observe=observe, overrides=overrides)
     m = market[0]
     start = m.day - result.days
     sets = list(m.ad_sets.values())

@@ -156,6 +156,14 @@ def bench_policies_command(
         str, typer.Option(help="Variant generation for the adpilot set: off, on, or both (side by side).")
     ] = "off",
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here as JSON.")] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a parameter of the adpilot set, POLICY.PARAMETER=VALUE (policies: budget, creative, "
+            "fatigue), e.g. --set creative.min_gain=0.05; repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Closed-loop runs per policy on the sandbox market, scored against the dynamic oracle."""
     from concurrent.futures import ProcessPoolExecutor
@@ -173,6 +181,7 @@ def bench_policies_command(
     if generation not in ("off", "on", "both"):
         raise typer.BadParameter("off, on or both", param_hint="--generation")
     modes = {"off": (False,), "on": (True,), "both": (False, True)}[generation]
+    params = _overrides(overrides)
     jobs = [
         (n, p, k, g) for n in names for p in sets for g in (modes if p == "adpilot" else (False,)) for k in range(seeds)
     ]
@@ -182,7 +191,7 @@ def bench_policies_command(
 
     with Progress(console=err) as progress, ProcessPoolExecutor(max_workers=workers) as pool:
         task = progress.add_task("closed-loop runs", total=len(jobs))
-        futures = [pool.submit(run_one, n, p, k, days=days, generation=g) for n, p, k, g in jobs]
+        futures = [pool.submit(run_one, n, p, k, days=days, generation=g, overrides=params) for n, p, k, g in jobs]
         for f in futures:
             results.append(f.result())
             progress.advance(task)
@@ -207,9 +216,12 @@ def bench_policies_command(
             if "gain_vs_no_generation_pct" in f:
                 gain = _ci(f["gain_vs_no_generation_pct"], 1)
                 wide.print(f"  {policy}: expected outcome {gain} % against the same policy without generation")
+    if params:
+        out.print(f"adpilot ran with {_overrides_text(params)}")
     out.print(f"{len(jobs)} runs in {time.perf_counter() - t0:.0f} s")
     if json_out is not None:
-        json_out.write_bytes(orjson.dumps({"seeds": seeds, "scenarios": summary}, option=orjson.OPT_INDENT_2))
+        payload = {"seeds": seeds, "overrides": params, "scenarios": summary}
+        json_out.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))
 
 
 def bench_trace_command(
@@ -219,6 +231,14 @@ def bench_trace_command(
     days: Annotated[int | None, typer.Option(help="Days (default: the scenario's).")] = None,
     ad_set: Annotated[str | None, typer.Option(help="Print this ad set day by day.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the trace here as JSON.")] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a parameter of the adpilot set, POLICY.PARAMETER=VALUE (policies: budget, creative, "
+            "fatigue), e.g. --set creative.min_gain=0.05; repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """One closed-loop run against the market's truth: budgets vs the oracle's, creative mix, learning."""
     from dataclasses import asdict
@@ -233,7 +253,10 @@ def bench_trace_command(
     names = ad_set_names(scenario)
     if ad_set is not None and ad_set not in names:
         raise typer.BadParameter(f"no ad set {ad_set!r} (known: {', '.join(names)})", param_hint="--ad-set")
-    trace = trace_run(scenario, policy, seed, days=days)
+    params = _overrides(overrides)
+    if params and policy != "adpilot":
+        raise typer.BadParameter(f"overrides apply to the adpilot set, not {policy!r}", param_hint="--set")
+    trace = trace_run(scenario, policy, seed, days=days, overrides=params)
     pct = trace.pct_oracle
     score = "shorter than the scored days" if pct is None else f"{pct:.2f} % of the oracle"
     table = Table(
@@ -250,6 +273,8 @@ def bench_trace_command(
                       f"{row['allocation_loss_pct']:+.2f} %", str(row["learning_days"]),
                       "" if mix is None else f"{mix:.3f}")  # fmt: skip
     out.print(table)
+    if params:
+        out.print(f"adpilot ran with {_overrides_text(params)}")
     if ad_set is not None:
         s = trace.ad_sets[names.index(ad_set)]
         out.print(f"{ad_set}, day by day (ad: A active / p paused, true quality vs the best ad, share of impressions)")
@@ -263,12 +288,27 @@ def bench_trace_command(
             "scenario": scenario,
             "policy": policy,
             "seed": seed,
+            "overrides": params,
             "pct_oracle": trace.pct_oracle,
             "eval_from": trace.eval_from,
             "summary": summary,
             "ad_sets": [asdict(s) for s in trace.ad_sets],
         }
         json_out.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))
+
+
+def _overrides(items: list[str] | None) -> dict[str, dict[str, Any]]:
+    """The ``--set`` items as overrides of the adpilot set; a bad one is a usage error that names it."""
+    from adpilot.policies.registry import parse_overrides
+
+    try:
+        return parse_overrides(items or ())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--set") from exc
+
+
+def _overrides_text(params: dict[str, dict[str, Any]]) -> str:
+    return ", ".join(f"{policy}.{name}={value!r}" for policy, given in params.items() for name, value in given.items())
 
 
 def _shock_line(policy: str, f: dict[str, Any]) -> str:

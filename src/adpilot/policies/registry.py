@@ -2,33 +2,114 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from adpilot.policies import Policy
 
 BASELINES = ("uniform", "seed-rules", "seed-bandit", "thompson")
 POLICY_SETS = ("adpilot", *BASELINES)
+# The tunable policies of the ``adpilot`` set, by the prefix an override names them with.
+TUNABLE = ("budget", "creative", "fatigue")
+
+Overrides = Mapping[str, Mapping[str, Any]]  # policy -> parameter -> value
 
 
-def policy_set(name: str, *, rules: Sequence[Any] = (), launch_cap: int | None = None) -> list[Policy]:
+def parse_overrides(items: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``POLICY.PARAMETER=VALUE`` items (e.g. ``budget.max_step=0.15``) as overrides of the ``adpilot`` set's
+    parameters. A value is read as JSON when it is JSON (numbers, ``true``, ``null``), else as a string.
+    Raises ``ValueError`` naming the item that is malformed or names no such policy or parameter, or whose
+    value the policy's own checks refuse."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        policy, dot, name = key.strip().partition(".")
+        if not sep or not dot or not name:
+            raise ValueError(f"{item!r}: expected POLICY.PARAMETER=VALUE, e.g. budget.max_step=0.15")
+        if policy not in TUNABLE:
+            raise ValueError(f"{item!r}: no tunable policy {policy!r} (known: {', '.join(TUNABLE)})")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw.strip()
+        out.setdefault(policy, {})[name] = value
+    adpilot_params(out)  # every name exists and every value passes the policies' checks
+    return out
+
+
+def adpilot_params(overrides: Overrides | None = None, launch_cap: int | None = None) -> dict[str, Any]:
+    """The ``adpilot`` set's parameters (``budget``, ``creative``, ``fatigue``) with ``overrides`` applied."""
+    from adpilot.policies._stats import CandidatePrior
+    from adpilot.policies.budget import BudgetParams
+    from adpilot.policies.creative import CreativeParams
+    from adpilot.policies.fatigue import FatigueParams
+
+    over = overrides or {}
+    candidates = CandidatePrior() if launch_cap is None else CandidatePrior(launch_cap=launch_cap)
+    params: dict[str, Any] = {}
+    specs: list[tuple[str, Any, dict[str, Any]]] = [
+        ("budget", BudgetParams, {}),
+        ("creative", CreativeParams, {"candidates": candidates}),
+        ("fatigue", FatigueParams, {"candidates": candidates}),
+    ]
+    for policy, cls, base in specs:
+        given = dict(over.get(policy, {}))
+        fields = {f.name for f in dataclasses.fields(cls) if f.name != "candidates"}
+        unknown = sorted(set(given) - fields)
+        if unknown:
+            raise ValueError(f"{policy}.{unknown[0]}: no such parameter (known: {', '.join(sorted(fields))})")
+        defaults = cls(**base)
+        for key, value in given.items():
+            _check_type(f"{policy}.{key}", getattr(defaults, key), value)
+        try:
+            params[policy] = cls(**base, **given)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{policy}: {exc}") from exc
+    return params
+
+
+def _check_type(name: str, default: Any, value: Any) -> None:
+    """``value`` must be of the parameter's kind, judged by its default: a whole number where the default is
+    an int, any number where it is a float (or None, for an optional number), true/false, or a string."""
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, kind = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+    elif isinstance(default, float) or default is None:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        ok, kind = (
+            number or (default is None and value is None),
+            "a number" if default is not None else "a number or null",
+        )
+    else:
+        ok, kind = isinstance(value, type(default)), f"a {type(default).__name__}"
+    if not ok:
+        raise ValueError(f"{name}: expected {kind}, got {value!r}")
+
+
+def policy_set(
+    name: str, *, rules: Sequence[Any] = (), launch_cap: int | None = None, overrides: Overrides | None = None
+) -> list[Policy]:
     """The policies run together under ``name``; user rules (if any) run first in every set. ``launch_cap``:
     the guardrails' launches per ad set per week, which the ``adpilot`` policies plan within (None: the
-    default of ``CandidatePrior``, equal to the guardrails' default)."""
+    default of ``CandidatePrior``, equal to the guardrails' default). ``overrides``: parameters of the
+    ``adpilot`` set's policies (``parse_overrides``); the baselines follow their specifications and take none."""
     from adpilot.policies import baselines
     from adpilot.policies.rules import RulesPolicy
 
     out: list[Policy] = [RulesPolicy(tuple(rules))] if rules else []
     if name == "adpilot":
-        from adpilot.policies._stats import CandidatePrior
         from adpilot.policies.budget import BudgetPolicy
-        from adpilot.policies.creative import CreativeParams, CreativePolicy
-        from adpilot.policies.fatigue import FatigueParams, FatiguePolicy
+        from adpilot.policies.creative import CreativePolicy
+        from adpilot.policies.fatigue import FatiguePolicy
 
-        candidates = CandidatePrior() if launch_cap is None else CandidatePrior(launch_cap=launch_cap)
-        fatigue = FatigueParams(candidates=candidates)
-        creative = CreativeParams(candidates=candidates)
-        return [*out, FatiguePolicy(fatigue), CreativePolicy(creative, fatigue=fatigue), BudgetPolicy()]
+        p = adpilot_params(overrides, launch_cap)
+        fatigue = p["fatigue"]
+        return [*out, FatiguePolicy(fatigue), CreativePolicy(p["creative"], fatigue=fatigue), BudgetPolicy(p["budget"])]
+    if overrides:
+        raise ValueError(f"overrides: the {name!r} baseline follows its specification and takes no parameters")
     classes = {
         "uniform": baselines.UniformPolicy,
         "seed-rules": baselines.SeedRulesPolicy,
