@@ -25,7 +25,7 @@ from adpilot.domain.ids import EntityRef, Level, Platform
 from adpilot.domain.money import Money
 from adpilot.domain.snapshot import AdSetView, Goal, Objective, PastAction, Proposal, Series, Snapshot
 from adpilot.domain.status import Status
-from adpilot.policies.budget import BudgetParams, BudgetPolicy, _fit, _moves, _units, _within_step
+from adpilot.policies.budget import BudgetParams, BudgetPolicy, _fit, _moves, _target, _units, _within_step
 from adpilot.policies.curves import (
     DeliveryPosterior,
     RatePosterior,
@@ -423,6 +423,20 @@ def test_gated_allocator_finds_which_units_to_lift_out_of_learning(total: float,
     assert alloc.budgets.sum() == pytest.approx(total, rel=1e-6)
     assert np.all(alloc.budgets[lifted] >= gate[lifted] * (1 - 1e-9))
     assert not np.any(lifted & (gate == 0))  # a unit past learning is not "lifted"
+
+
+@pytest.mark.parametrize("factor", [1.0, 0.8, 0.5])
+def test_p_on_judges_a_learning_unit_on_the_curve_it_earns(factor: float) -> None:
+    """A learning-limited S-curve unit (it can never reach its gate) earns ``factor`` of its curve: with a
+    certain posterior, the evidence's P(on) agrees with the target, which turns it off at half its rate."""
+    v, k, a = np.array([40.0, 5.0]), np.array([1500.0, 300.0]), np.array([1.0, 2.0])
+    post = [tuple(np.full(50, x) for x in (v[j], k[j], a[j])) for j in range(2)]  # a certain posterior
+    lo, hi = np.full(2, 1.0), np.full(2, 2000.0)
+    target, _, p_on, lifted = _target(2000.0, (v, k, a), post, lo, hi, np.array([0.0, np.inf]), factor)
+    on = target[1] > lo[1] * (1 + 1e-6) + 1e-9
+    assert on == (factor > 0.5)
+    assert p_on[1] == (1.0 if on else 0.0)
+    assert not lifted.any()
 
 
 # -- moves ------------------------------------------------------------------------------------------------------

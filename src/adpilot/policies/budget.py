@@ -429,15 +429,17 @@ def _target(
     """The long-run target for the Thompson draws ``ts``, its λ, each unit's posterior P(on) at that λ, and
     which units the target lifts over their learning gate (``curves.allocate_gated``).
 
-    *On* means more than the lower bound: for an S-curve, being on its decreasing-marginal branch. P(on) is
-    evidence only. Forcing the posterior majority's choice instead of the draw's was tried (to stop an
-    S-curve unit's target flipping between days) and lost more than it saved: a majority driven by the prior
-    stops exactly the exploration that would correct it.
+    *On* means more than the lower bound: for an S-curve, being on its decreasing-marginal branch. A unit
+    still learning that the target does not lift over its gate earns ``factor`` of its curve, and P(on) is
+    judged on that reduced curve. P(on) is evidence only. Forcing the posterior majority's choice instead of
+    the draw's was tried (to stop an S-curve unit's target flipping between days) and lost more than it
+    saved: a majority driven by the prior stops exactly the exploration that would correct it.
     """
     v, k, a = ts
     alloc, lifted = allocate_gated(room, v, k, a, lo, hi, gate, factor)
     n, d = len(v), len(post[0][0])
     pv, pk, pa = (np.concatenate([draw[c] for draw in post]) for c in range(3))
+    pv = pv * np.repeat(np.where(lifted | (gate <= 0), 1.0, factor), d)
     resp = best_response(alloc.lam, pv, pk, pa, np.repeat(lo, d), np.repeat(hi, d)).reshape(n, d)
     p_on = (resp > lo[:, None] * (1 + 1e-6) + 1e-9).mean(axis=1)
     return alloc.budgets, alloc.lam, p_on, lifted
