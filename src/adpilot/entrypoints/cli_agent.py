@@ -140,6 +140,18 @@ COLUMNS = ("policy", "conversions", "CPA", "ROAS", "% oracle", "% clairv.", "hea
            "rejections", "resets", "launches", "winner day", "fatigue delay", "false ret.")  # fmt: skip
 
 
+# ``--set`` on the benchmark commands: parameters of the adpilot set (``registry.parse_overrides``).
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="POLICY.PARAMETER=VALUE",
+        help="Override a parameter of the adpilot set, POLICY.PARAMETER=VALUE (policies: budget, creative, "
+        "fatigue), e.g. --set creative.min_gain=0.05; repeatable.",
+    ),
+]
+
+
 def bench_policies_command(
     scenario: Annotated[str, typer.Option(help="Shipped scenario name or YAML file; 'all' for the suite.")] = "all",
     days: Annotated[int | None, typer.Option(help="Days per run (default: the scenario's).")] = None,
@@ -156,14 +168,7 @@ def bench_policies_command(
         str, typer.Option(help="Variant generation for the adpilot set: off, on, or both (side by side).")
     ] = "off",
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here as JSON.")] = None,
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            help="Override a parameter of the adpilot set, POLICY.PARAMETER=VALUE (policies: budget, creative, "
-            "fatigue), e.g. --set creative.min_gain=0.05; repeatable.",
-        ),
-    ] = None,
+    overrides: SetOption = None,
 ) -> None:
     """Closed-loop runs per policy on the sandbox market, scored against the dynamic oracle."""
     from concurrent.futures import ProcessPoolExecutor
@@ -231,14 +236,7 @@ def bench_trace_command(
     days: Annotated[int | None, typer.Option(help="Days (default: the scenario's).")] = None,
     ad_set: Annotated[str | None, typer.Option(help="Print this ad set day by day.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the trace here as JSON.")] = None,
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            help="Override a parameter of the adpilot set, POLICY.PARAMETER=VALUE (policies: budget, creative, "
-            "fatigue), e.g. --set creative.min_gain=0.05; repeatable.",
-        ),
-    ] = None,
+    overrides: SetOption = None,
 ) -> None:
     """One closed-loop run against the market's truth: budgets vs the oracle's, creative mix, learning."""
     from dataclasses import asdict
