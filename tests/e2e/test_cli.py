@@ -114,6 +114,8 @@ def test_bench_policies_runs_with_overrides_and_writes_json(tmp_path: Path) -> N
     assert 0 < figures["adpilot"]["pct_oracle"]["mean"] <= 100
     bad = adpilot("bench", "policies", *args, "--set", "budget.max_step=2")
     assert bad.returncode == 2 and "--set" in bad.stderr and "max_step" in bad.stderr
+    unused = adpilot("bench", "policies", *args[:-1], "uniform", "--set", "budget.max_step=0.1")
+    assert unused.returncode == 2 and "--set" in unused.stderr and "adpilot" in unused.stderr
 
 
 def test_unknown_command_is_a_usage_error() -> None:

@@ -81,6 +81,7 @@ def test_overrides_reach_every_tunable_policy_and_keep_the_launch_cap() -> None:
         ("creative.min_days=3.5", "creative.min_days: expected a whole number"),
         ("fatigue.refresh=1", "fatigue.refresh: expected true or false"),
         ("budget.ceiling=true", "budget.ceiling: expected a number or null"),
+        ("budget.ceiling=NaN", "budget.ceiling: expected a number or null"),
         ("budget.max_step=1.5", "budget: max_step"),  # the policy's own check
         ("creative.confidence=0.3", "creative: confidence"),
     ],

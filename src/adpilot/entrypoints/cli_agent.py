@@ -187,6 +187,8 @@ def bench_policies_command(
         raise typer.BadParameter("off, on or both", param_hint="--generation")
     modes = {"off": (False,), "on": (True,), "both": (False, True)}[generation]
     params = _overrides(overrides)
+    if params and "adpilot" not in sets:
+        raise typer.BadParameter("overrides apply to the adpilot set, which --policies leaves out", param_hint="--set")
     jobs = [
         (n, p, k, g) for n in names for p in sets for g in (modes if p == "adpilot" else (False,)) for k in range(seeds)
     ]

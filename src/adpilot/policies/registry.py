@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -78,7 +79,7 @@ def _check_type(name: str, default: Any, value: Any) -> None:
     elif isinstance(default, int):
         ok, kind = isinstance(value, int) and not isinstance(value, bool), "a whole number"
     elif isinstance(default, float) or default is None:
-        number = isinstance(value, int | float) and not isinstance(value, bool)
+        number = isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
         ok, kind = (
             number or (default is None and value is None),
             "a number" if default is not None else "a number or null",
