@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -364,3 +365,72 @@ def test_ads_nearly_out_of_contention_leave_with_a_change_that_pays_a_reset() ->
 def test_batch_threshold_is_validated() -> None:
     with pytest.raises(ValueError, match="batch_p_best"):
         CreativeParams(batch_p_best=0.01)
+
+
+def worn_runner_and_rested(runner_path: Callable[[int], float], *, learning: bool) -> AdSetView:
+    """'Rested' (CTR 1.0 %) ran the first 14 days beside 'Runner' (1.2 %) and was paused; Runner runs on,
+    its CTR following ``runner_path`` (days since its start)."""
+    rng = np.random.default_rng(11)
+    m = Market(n_days=42, impressions_per_day=150_000, ctr_sigma=0.05, cvr_sigma=0.1)
+    ads = [
+        AdTruth("Rested", ctr=0.010, last=13, status=Status.PAUSED),
+        AdTruth("Runner", ctr=0.012, ctr_path=runner_path),
+    ]
+    s = simulated_set(rng, m, ads)
+    return replace(s, learning=learning)
+
+
+def _trials(s: AdSetView, params: CreativeParams | None = None, draws: int = 200) -> list[int | None]:
+    policy = CreativePolicy(params)
+    snap = snapshot([s])
+    post = creative_posteriors(snap, np.random.default_rng(0), policy.params)[s.ref]
+    out = []
+    for seed in range(draws):
+        trial = policy._rested_trial(snap, s, post, np.random.default_rng(seed))
+        out.append(None if trial is None else trial[0])
+    return out
+
+
+def test_a_rested_ad_is_tried_again_when_the_running_one_has_worn_down() -> None:
+    """Runner's CTR falls to a quarter over the 4 weeks after Rested's pause: Rested, 0.83x Runner when it
+    last ran, now beats it unless nearly all of the fall was the market's (the draw of that share decides:
+    a trial in most draws, never in all), and only while the ad set learns anyway."""
+
+    def wearing(t: int) -> float:
+        return 1.0 if t <= 13 else 0.5 ** ((t - 13) / 14)
+
+    tried = _trials(worn_runner_and_rested(wearing, learning=True))
+    rested = 0  # Rested's index among the posterior's ads
+    assert {t for t in tried if t is not None} == {rested}
+    assert 0.6 < sum(t is not None for t in tried) / len(tried) < 0.98
+    assert not any(_trials(worn_runner_and_rested(wearing, learning=False), draws=50))  # out of learning
+    steady = _trials(worn_runner_and_rested(lambda t: 1.0, learning=True), draws=50)
+    assert all(t is None for t in steady)  # nothing wore: the better ad is the one running
+
+
+def test_a_trial_is_proposed_as_a_resume_with_its_draw_in_the_evidence() -> None:
+    """Here the test's own posterior would not bring Rested back (its discount for the fall is too steep):
+    every resume is a trial, and none happens with trials switched off."""
+
+    def wearing(t: int) -> float:
+        return 1.0 if t <= 13 else 0.5 ** ((t - 13) / 14)
+
+    s = worn_runner_and_rested(wearing, learning=True)
+    resumes = [p for seed in range(20) for p in run(snapshot([s]), seed) if isinstance(p.action, Resume)]
+    assert 10 <= len(resumes) < 20
+    for p in resumes:
+        assert p.action.target == s.ads[0].ref
+        assert "for a trial" in p.action.reason
+        seen = p.evidence["trial"]
+        assert 0 <= seen["share_own_wear_drawn"] <= 1 and 0.2 < seen["ctr_level_ratio"] < 0.5
+        assert seen["relative_rate"] > 1.0 + CreativeParams().min_gain
+    quiet = CreativePolicy(CreativeParams(rested_trials=False))
+    assert not any(
+        isinstance(p.action, Resume) for seed in range(20) for p in quiet(snapshot([s]), np.random.default_rng(seed))
+    )
+    # An ad the agent itself paused 10 days ago stays paused (no pause -> resume churn within 14 days).
+    paused_lately = PastAction(s.ads[0].ref, "pause", "creative", now_for(AS_OF) - timedelta(days=10))
+    snap = snapshot([s], applied=[paused_lately])
+    assert not any(
+        isinstance(p.action, Resume) for seed in range(20) for p in POLICY(snap, np.random.default_rng(seed))
+    )

@@ -32,8 +32,12 @@ leave with it (each later pause would start another reset). A winner is declared
 ranks among the best and the agent did not pause or resume it within ``resume_after_days`` (no pause -> resume
 -> pause churn). A paused ad's evidence is weighed from its last delivery, and its rate loses an unknown share
 (uniform on 0-1, in log terms) of the CTR decline its siblings showed since: they wore from exposure it was
-spared, and aged as it did. A candidate creative is launched when a winner is declared or too few ads remain
-in contention. An ad set changed by the agent within ``cooldown_days`` is left alone.
+spared, and aged as it did. When nothing else changes, a rested ad may come back for a **trial** beside the
+running ones (``rested_trials``): the share of the ad set's CTR fall that was the running ads' own wear is
+unknown, one Thompson draw of it values the rested ad today, and it is resumed when that draw says it beats
+the best running ad (in ad sets still learning, where the reset costs little). A candidate creative is
+launched when a winner is declared or too few ads remain in contention. An ad set changed by the agent
+within ``cooldown_days`` is left alone.
 """
 
 from __future__ import annotations
@@ -125,6 +129,7 @@ class CreativeParams:
     learning_events: float = LEARNING_EVENTS  # conversions within learning_window_days that end learning
     learning_window_days: int = LEARNING_WINDOW_DAYS
     candidates: CandidatePrior = field(default_factory=CandidatePrior)  # how challengers are picked
+    rested_trials: bool = True  # try a rested ad again when it may now beat the worn running ones
 
     def __post_init__(self) -> None:
         if self.window_days < 1 or self.draws < 100:
@@ -276,6 +281,24 @@ def _sibling_decline(ad_set: AdSetView, ad: AdView, last: date | None, as_of: da
     if ck_then <= 0 or ci_now <= 0:
         return 1.0
     return min(max((ck_now / ci_now) / (ck_then / ci_then), 0.05), 1.0)
+
+
+def _raw_ctr(ads: Sequence[AdView], first: date, last: date) -> float:
+    """Pooled clicks per impression of ``ads`` on the days ``first`` to ``last``."""
+    clicks = impressions = 0
+    for ad in ads:
+        k, i = _clicks_impressions(ad.history, first, last)
+        clicks, impressions = clicks + k, impressions + i
+    return clicks / impressions if impressions > 0 else 0.0
+
+
+def _raw_rate(ad: AdView, first: date, last: date, cvr_prior: float = 0.02) -> float:
+    """Conversions per impression of ``ad``: its clicks per impression on the days ``first`` to ``last`` times
+    its conversions per click over all its history (CTR is what wears; CVR moves little), with one
+    pseudo-conversion at ``cvr_prior`` so an ad without conversions is not worth zero."""
+    h = ad.history
+    cvr = (sum(h.conversions) + 1.0) / (sum(h.clicks) + 1.0 / cvr_prior)
+    return _raw_ctr([ad], first, last) * cvr
 
 
 def _agent_touched(snapshot: Snapshot, ref: EntityRef, kinds: frozenset[str], days: float) -> bool:
@@ -613,7 +636,13 @@ class CreativePolicy:
             elif post.enough_evidence and len(in_contention) < p.min_active:
                 launch_reason = f"only {len(in_contention)} ad(s) in '{s.name}' are still in contention"
 
+        trial = None
+        quiet = not change.pause and not change.resume and launch_reason is None and not pending and not leaving
+        if p.rested_trials and quiet:
+            trial = self._rested_trial(snapshot, s, post, rng)
         out: list[Proposal] = []
+        if trial is not None:
+            out.append(self._resume(snapshot, s, post, post.ads[trial[0]], trial[1]))
         for a in resume:
             out.append(self._resume(snapshot, s, post, a))
         for a in pauses:
@@ -761,12 +790,84 @@ class CreativePolicy:
             expected_impact=impact,
         )
 
-    def _resume(self, snapshot: Snapshot, s: AdSetView, post: AdSetPosterior, a: AdPosterior) -> Proposal:
-        reason = (
-            f"Resume '{a.name}' in '{s.name}': from its last {a.days} delivering days it is plausibly the best ad "
-            f"here ({_pct(a.p_best)} chance; {a.rate * 1000:.3f} conversions per 1,000 impressions, 90 % interval "
-            f"{a.rate_low * 1000:.3f}–{a.rate_high * 1000:.3f}). It was not paused by adpilot."
-        )
+    def _rested_trial(
+        self, snapshot: Snapshot, s: AdSetView, post: AdSetPosterior, rng: np.random.Generator
+    ) -> tuple[int, dict[str, float]] | None:
+        """A rested ad to try again beside the running ones (its index in ``post.ads`` and what the draw saw),
+        or None.
+
+        Ads wear with their own exposure and age with the market; a paused ad is spared the first. Since a
+        rested ad's last delivering week the ad set's CTR (raw clicks per impression of the ads that ran)
+        fell to ``rho`` of its level then. An unknown share ``u`` of that fall (in log terms, uniform on 0-1)
+        was the running ads' own wear; the rested ad took the rest. Its conversions per impression today,
+        relative to the best running ad's over the last week, are then ``q_then x rho^(1 - u) / best_now``,
+        ``q_then`` its rate in its last week. Thompson: one draw of ``u`` per decision, and the best rested ad
+        at that draw is resumed when it beats the best running ad by more than ``min_gain`` and the learning
+        cost. The platform then splits traffic between them and the test judges both on the same days.
+
+        Only in ad sets still learning or learning-limited: one out of learning would give that up for a
+        trial (everywhere, the full stack lost 2 points of the oracle). The idle limit on resuming does not
+        apply: the trial is what renews the evidence. An ad the agent paused or resumed within
+        ``resume_after_days`` is left alone.
+        """
+        p = self.params
+        running = [a for a in s.ads if a.active]
+        if not (s.learning or s.learning_limited) or not running:
+            return None
+        week = snapshot.as_of - timedelta(days=6)
+        best_now = max(_raw_rate(a, week, snapshot.as_of) for a in running)
+        level_now = _raw_ctr(running, week, snapshot.as_of)
+        if best_now <= 0 or level_now <= 0:
+            return None
+        options = []
+        for k, ap in enumerate(post.ads):
+            ad = next((a for a in s.ads if a.ref == ap.ad), None)
+            if ad is None or ad.status is not Status.PAUSED:
+                continue
+            last = _last_delivery(ad)
+            if last is None or (snapshot.as_of - last).days < 7:
+                continue
+            if _agent_touched(snapshot, ad.ref, _STATUS_CHANGES, p.resume_after_days):
+                continue
+            first = last - timedelta(days=6)
+            then, level_then = _raw_rate(ad, first, last), _raw_ctr(s.ads, first, last)
+            if then > 0 and level_then > 0:
+                options.append((k, then, min(level_now / level_then, 1.0)))
+        if not options:
+            return None
+        u = float(rng.uniform())
+        k, then, rho = max(options, key=lambda o: o[1] * o[2] ** (1.0 - u))
+        ratio = then * rho ** (1.0 - u) / best_now
+        if ratio - 1.0 <= max(p.min_gain, _learning_cost(snapshot, s, p)):
+            return None
+        return k, {
+            "share_own_wear_drawn": round(u, 4),
+            "ctr_level_ratio": round(rho, 4),
+            "relative_rate": round(ratio, 4),
+        }
+
+    def _resume(
+        self,
+        snapshot: Snapshot,
+        s: AdSetView,
+        post: AdSetPosterior,
+        a: AdPosterior,
+        trial: dict[str, float] | None = None,
+    ) -> Proposal:
+        if trial is None:
+            reason = (
+                f"Resume '{a.name}' in '{s.name}': from its last {a.days} delivering days it is plausibly the best "
+                f"ad here ({_pct(a.p_best)} chance; {a.rate * 1000:.3f} conversions per 1,000 impressions, 90 % "
+                f"interval {a.rate_low * 1000:.3f}–{a.rate_high * 1000:.3f}). It was not paused by adpilot."
+            )
+        else:
+            reason = (
+                f"Resume '{a.name}' in '{s.name}' for a trial beside the running ads: since it last ran, the ad "
+                f"set's CTR fell to {trial['ctr_level_ratio']:.0%} of its level then. If "
+                f"{trial['share_own_wear_drawn']:.0%} of that fall (one draw of an unknown share) was the running "
+                f"ads' own wear, which '{a.name}' was spared, it now converts about {trial['relative_rate']:.2f}x "
+                "the best running ad. The test will compare them on the same days."
+            )
         others = [x for x in post.ads if x.active]
         shares = math.fsum(x.impression_share for x in others)
         if shares > 0:
@@ -781,7 +882,8 @@ class CreativePolicy:
                 idempotency_key=decision_key(snapshot, ActionKind.RESUME.value, a.ad),
             ),
             policy=self.name,
-            evidence={"ad": a.evidence(), "ads": [x.evidence() for x in post.ads]},
+            evidence={"ad": a.evidence(), "ads": [x.evidence() for x in post.ads]}
+            | ({"trial": trial} if trial else {}),
             expected_impact=(
                 f"Its estimated rate is {lift:+.0%} against the active ads' traffic-weighted average; the platform "
                 "will shift impressions to it if it holds up."
