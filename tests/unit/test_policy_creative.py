@@ -304,15 +304,23 @@ def test_a_launch_must_pay_for_its_trial_and_the_reset() -> None:
     assert launch_worth(unknown, 1.0, 0.2, rng)[0] < net_even - 0.19  # the learning reset is charged in full
 
 
-def rested_and_runner(seed: int, n_days: int, runner_path: Callable[[int], float] | None = None) -> AdSetView:
-    """'Rested' ran the first 14 days and was paused; 'Runner' has run throughout."""
+def rested_and_runner(
+    seed: int,
+    n_days: int,
+    runner_path: Callable[[int], float] | None = None,
+    *,
+    rested_ctr: float = 0.012,
+    learning: bool = False,
+) -> AdSetView:
+    """'Rested' ran the first 14 days and was paused; 'Runner' (CTR 1.2 %) has run throughout, its CTR
+    following ``runner_path`` (days since its start); ``learning``: the ad set's learning phase."""
     rng = np.random.default_rng(seed)
     m = Market(n_days=n_days, impressions_per_day=150_000, ctr_sigma=0.05, cvr_sigma=0.1)
     ads = [
-        AdTruth("Rested", ctr=0.012, last=13, status=Status.PAUSED),
+        AdTruth("Rested", ctr=rested_ctr, last=13, status=Status.PAUSED),
         AdTruth("Runner", ctr=0.012, ctr_path=runner_path),
     ]
-    return simulated_set(rng, m, ads)
+    return replace(simulated_set(rng, m, ads), learning=learning)
 
 
 def test_a_paused_ads_evidence_does_not_fade_while_it_rests() -> None:
@@ -368,16 +376,13 @@ def test_batch_threshold_is_validated() -> None:
 
 
 def worn_runner_and_rested(runner_path: Callable[[int], float], *, learning: bool) -> AdSetView:
-    """'Rested' (CTR 1.0 %) ran the first 14 days beside 'Runner' (1.2 %) and was paused; Runner runs on,
-    its CTR following ``runner_path`` (days since its start)."""
-    rng = np.random.default_rng(11)
-    m = Market(n_days=42, impressions_per_day=150_000, ctr_sigma=0.05, cvr_sigma=0.1)
-    ads = [
-        AdTruth("Rested", ctr=0.010, last=13, status=Status.PAUSED),
-        AdTruth("Runner", ctr=0.012, ctr_path=runner_path),
-    ]
-    s = simulated_set(rng, m, ads)
-    return replace(s, learning=learning)
+    """Rested (CTR 1.0 %) beside Runner (1.2 %) for 14 days, then paused; 42 days in all."""
+    return rested_and_runner(11, 42, runner_path, rested_ctr=0.010, learning=learning)
+
+
+def wears_after_pause(t: int) -> float:
+    """Runner's CTR: steady while Rested ran, then halving every 14 days."""
+    return 1.0 if t <= 13 else 0.5 ** ((t - 13) / 14)
 
 
 def _trials(s: AdSetView, params: CreativeParams | None = None, draws: int = 200) -> list[int | None]:
@@ -396,14 +401,11 @@ def test_a_rested_ad_is_tried_again_when_the_running_one_has_worn_down() -> None
     last ran, now beats it unless nearly all of the fall was the market's (the draw of that share decides:
     a trial in most draws, never in all), and only while the ad set learns anyway."""
 
-    def wearing(t: int) -> float:
-        return 1.0 if t <= 13 else 0.5 ** ((t - 13) / 14)
-
-    tried = _trials(worn_runner_and_rested(wearing, learning=True))
+    tried = _trials(worn_runner_and_rested(wears_after_pause, learning=True))
     rested = 0  # Rested's index among the posterior's ads
     assert {t for t in tried if t is not None} == {rested}
     assert 0.6 < sum(t is not None for t in tried) / len(tried) < 0.98
-    assert not any(_trials(worn_runner_and_rested(wearing, learning=False), draws=50))  # out of learning
+    assert not any(_trials(worn_runner_and_rested(wears_after_pause, learning=False), draws=50))  # out of learning
     steady = _trials(worn_runner_and_rested(lambda t: 1.0, learning=True), draws=50)
     assert all(t is None for t in steady)  # nothing wore: the better ad is the one running
 
@@ -412,10 +414,7 @@ def test_a_trial_is_proposed_as_a_resume_with_its_draw_in_the_evidence() -> None
     """Here the test's own posterior would not bring Rested back (its discount for the fall is too steep):
     every resume is a trial, and none happens with trials switched off."""
 
-    def wearing(t: int) -> float:
-        return 1.0 if t <= 13 else 0.5 ** ((t - 13) / 14)
-
-    s = worn_runner_and_rested(wearing, learning=True)
+    s = worn_runner_and_rested(wears_after_pause, learning=True)
     resumes = [p for seed in range(20) for p in run(snapshot([s]), seed) if isinstance(p.action, Resume)]
     assert 10 <= len(resumes) < 20
     for p in resumes:
