@@ -423,6 +423,7 @@ def test_a_trial_is_proposed_as_a_resume_with_its_draw_in_the_evidence() -> None
         seen = p.evidence["trial"]
         assert 0 <= seen["share_own_wear_drawn"] <= 1 and 0.2 < seen["ctr_level_ratio"] < 0.5
         assert seen["relative_rate"] > 1.0 + CreativeParams().min_gain
+        assert p.expected_impact.startswith("A trial") and f"{seen['relative_rate'] - 1:+.0%}" in p.expected_impact
     quiet = CreativePolicy(CreativeParams(rested_trials=False))
     assert not any(
         isinstance(p.action, Resume) for seed in range(20) for p in quiet(snapshot([s]), np.random.default_rng(seed))

@@ -875,6 +875,18 @@ class CreativePolicy:
         else:
             mean_active = math.fsum(x.rate for x in others) / len(others) if others else a.rate
         lift = a.rate / mean_active - 1 if mean_active > 0 else 0.0
+        if trial is None:
+            impact = (
+                f"Its estimated rate is {lift:+.0%} against the active ads' traffic-weighted average; the platform "
+                "will shift impressions to it if it holds up."
+            )
+        else:  # the posterior discounts part of the fall whatever the draw: say both, so the two do not clash
+            impact = (
+                f"A trial: the test's posterior, from before its rest, puts its rate at {lift:+.0%} against the "
+                f"active ads' traffic-weighted average; at this draw of the wear share it is "
+                f"{trial['relative_rate'] - 1:+.0%} against the best running ad. The platform shares impressions "
+                "between them while the test compares them."
+            )
         return Proposal(
             action=Resume(
                 target=a.ad,
@@ -884,10 +896,7 @@ class CreativePolicy:
             policy=self.name,
             evidence={"ad": a.evidence(), "ads": [x.evidence() for x in post.ads]}
             | ({"trial": trial} if trial else {}),
-            expected_impact=(
-                f"Its estimated rate is {lift:+.0%} against the active ads' traffic-weighted average; the platform "
-                "will shift impressions to it if it holds up."
-            ),
+            expected_impact=impact,
         )
 
     def _launch(
