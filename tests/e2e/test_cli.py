@@ -111,7 +111,11 @@ def test_bench_policies_runs_with_overrides_and_writes_json(tmp_path: Path) -> N
     assert doc["seeds"] == 2 and doc["overrides"] == {"creative": {"min_gain": 0.05}}
     figures = doc["scenarios"]["creative-bakeoff"]
     assert set(figures) == {"adpilot", "uniform"}  # uniform always runs: headroom is measured against it
-    assert 0 < figures["adpilot"]["pct_oracle"]["mean"] <= 100
+    adp = figures["adpilot"]
+    assert 0 < adp["pct_oracle"]["mean"] <= 100
+    # per seed, for paired comparisons of variants: the mean is theirs
+    per_seed = [run["pct_oracle"] for run in adp["per_seed"].values()]
+    assert len(per_seed) == 2 and sum(per_seed) / 2 == pytest.approx(adp["pct_oracle"]["mean"])
     bad = adpilot("bench", "policies", *args, "--set", "budget.max_step=2")
     assert bad.returncode == 2 and "--set" in bad.stderr and "max_step" in bad.stderr
     unused = adpilot("bench", "policies", *args[:-1], "uniform", "--set", "budget.max_step=0.1")

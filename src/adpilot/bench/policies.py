@@ -469,6 +469,15 @@ def summarize(results: Sequence[RunResult]) -> dict[str, Any]:
             "fatigue_detections": retirements,
             "false_retirement_rate": (sum(r.false_retirements for r in runs) / retirements) if retirements else None,
             **_shock_figures(runs),
+            # per run, by seed: what a paired comparison of two variants needs
+            "per_seed": {
+                str(r.seed): {
+                    "pct_oracle": 100 * r.expected / r.oracle if r.oracle else None,
+                    "allocation_pct_oracle": 100 * r.allocation / r.oracle if r.oracle else None,
+                    "expected": r.expected,
+                }
+                for r in sorted(runs, key=lambda r: r.seed)
+            },
         }
         if policy.endswith("+generation"):
             # Generated ads also raise the oracle (it may pick them), so % of oracle understates what they
