@@ -215,7 +215,7 @@ def bench_policies_command(
                           _ci(f["guardrail_rejections"], 1), _ci(f["learning_resets"], 1), _ci(f["launches"], 1),
                           _ci(f["days_to_correct_winner"], 1),
                           "" if f["fatigue_delay_median_days"] is None else f"{f['fatigue_delay_median_days']:.1f}",
-                          _pct(f["false_retirement_rate"]))  # fmt: skip
+                          _false_retirements(f))  # fmt: skip
         wide.print(table)
         for policy, f in by_policy.items():
             if "shift_recovery_days_median" in f:
@@ -324,6 +324,12 @@ def _shock_line(policy: str, f: dict[str, Any]) -> str:
     if moved:
         parts.append(f"budget moved during outages {moved} %")
     return "; ".join(parts)
+
+
+def _false_retirements(f: dict[str, Any]) -> str:
+    """The share with its base: one false detection in a whole scenario reads "100% of 1", not "100%"."""
+    rate = f["false_retirement_rate"]
+    return "" if rate is None else f"{_pct(rate)} of {f['fatigue_detections']}"
 
 
 def _pct(x: float | None) -> str:
