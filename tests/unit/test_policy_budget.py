@@ -9,7 +9,7 @@ two runs differing only in one event see the same noise elsewhere (common random
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -25,7 +25,17 @@ from adpilot.domain.ids import EntityRef, Level, Platform
 from adpilot.domain.money import Money
 from adpilot.domain.snapshot import AdSetView, Goal, Objective, PastAction, Proposal, Series, Snapshot
 from adpilot.domain.status import Status
-from adpilot.policies.budget import BudgetParams, BudgetPolicy, _fit, _moves, _target, _units, _within_step
+from adpilot.policies.budget import (
+    BudgetParams,
+    BudgetPolicy,
+    _fit,
+    _held,
+    _moves,
+    _reason,
+    _target,
+    _units,
+    _within_step,
+)
 from adpilot.policies.curves import (
     DeliveryPosterior,
     RatePosterior,
@@ -423,6 +433,67 @@ def test_gated_allocator_finds_which_units_to_lift_out_of_learning(total: float,
     assert alloc.budgets.sum() == pytest.approx(total, rel=1e-6)
     assert np.all(alloc.budgets[lifted] >= gate[lifted] * (1 - 1e-9))
     assert not np.any(lifted & (gate == 0))  # a unit past learning is not "lifted"
+
+
+@pytest.mark.parametrize(("commit", "lifted_expected"), [(None, False), (10.0, True), (30.0, False)])
+def test_a_lift_out_of_learning_is_valued_as_an_investment(commit: float | None, lifted_expected: bool) -> None:
+    """A learning S-curve unit whose gate (1,500) lies far above its best budget: held for good, the lift is
+    not worth it; as an investment (10 days at the gate, then its full curve free for the rest of 28) it is,
+    and the target holds the gate; a commitment beyond the horizon is held for good again. The choice is the
+    better of the two values computed by hand."""
+    v, k, a = np.array([30.0, 12.0]), np.array([900.0, 450.0]), np.array([1.0, 2.0])
+    lo, hi, gate, total = np.zeros(2), np.full(2, 2000.0), np.array([0.0, 1500.0]), 2000.0
+    plan = None if commit is None else np.array([7.0, commit])
+    alloc, lifted = allocate_gated(total, v, k, a, lo, hi, gate, 0.8, plan, 28.0 if plan is not None else math.inf)
+    assert bool(lifted[1]) is lifted_expected
+
+    def worth(b: np.ndarray, scale: np.ndarray) -> float:
+        return float(curve_value(b, v * scale, k, a).sum())
+
+    learning, full = np.array([1.0, 0.8]), np.ones(2)
+    stay = worth(allocate(total, v * learning, k, a, lo, hi).budgets, learning)
+    gated = worth(allocate(total, v, k, a, np.maximum(lo, gate), hi).budgets, full)
+    free = worth(allocate(total, v, k, a, lo, hi).budgets, full)
+    share = 1.0 if commit is None or commit >= 28 else commit / 28
+    assert (share * gated + (1 - share) * free > stay) is lifted_expected
+    if lifted_expected:
+        assert alloc.budgets[1] == pytest.approx(1500.0)  # while it climbs, the target holds the gate
+
+
+@pytest.mark.parametrize("horizon", [28.0, None])
+def test_a_lift_says_what_it_costs_and_why_it_pays(horizon: float | None) -> None:
+    snap = Market(MARKET, 5000.0, 7).snapshot()
+    phase = {"state": "limited", "budget_to_end_it": 1200.0, "target_ends_it": True, "lift_horizon_days": horizon}
+    reason = _reason(snap, {"change_pct": 19.0, "budget_target": 1500.0, "learning": phase}, 0.01)
+    assert reason.startswith("Raise the daily budget +19% towards 1,500.00 USD")
+    assert "from about 1,200.00 a day" in reason and "limited now" in reason
+    assert reason.endswith("worth more than the same money spent elsewhere")
+    assert ("over the next 28 days" in reason) == (horizon is not None)
+
+
+def test_held_draws_give_every_cycle_of_a_week_the_same_target() -> None:
+    """With draws held (the default, a week) the targets do not depend on the cycle's own random numbers
+    (only the evidence's intervals do); redrawn every cycle they do. The held numbers are keyed by the week
+    and the budget holder."""
+    snap = Market(MARKET, 5000.0, 7).snapshot()
+
+    def budgets(params: BudgetParams, seed: int) -> dict[str, int]:
+        props = BudgetPolicy(params)(snap, np.random.default_rng(seed))
+        return {str(p.action.target): p.action.new_budget.minor for p in props if isinstance(p.action, SetBudget)}
+
+    held = [budgets(BudgetParams(), seed) for seed in range(4)]
+    assert held[0] and all(h == held[0] for h in held)
+    daily = [budgets(BudgetParams(draw_hold_days=1), seed) for seed in range(4)]
+    assert any(d != daily[0] for d in daily)
+
+    def first(day: date, holder: EntityRef, salt: int = 0) -> float:
+        return float(_held(replace(snap, as_of=day), holder, BudgetParams(draw_seed=salt)).random())
+
+    a, b = (v.budget_holder for v in snap.ad_sets[:2])
+    monday = date(2026, 6, 1) - timedelta(days=date(2026, 6, 1).toordinal() % 7)  # a block starts
+    assert len({first(monday + timedelta(days=i), a) for i in range(7)}) == 1
+    assert first(monday + timedelta(days=7), a) != first(monday, a)
+    assert first(monday, b) != first(monday, a) and first(monday, a, salt=1) != first(monday, a)
 
 
 @pytest.mark.parametrize("factor", [1.0, 0.8, 0.5])

@@ -15,14 +15,27 @@ delivery × return per impression (``adpilot.policies.curves``):
   biweight on the platform's and the unit's own z-scores, and an empirical-Bayes prior across units (units
   alike borrow strength, units that differ keep their own rate).
 
-**Exploration: Thompson sampling on curves.** Each cycle draws one curve per unit from its posterior and
-moves towards the allocation that is optimal for the draw. Optimism bonuses need a bonus scale that is hard
-to set for a curve (it differs per parameter and per unit), while a posterior draw explores as much as the
+**Exploration: Thompson sampling on curves.** Each unit has one curve drawn from its posterior (held for a week,
+below) and moves towards the allocation that is optimal for the draw. Optimism bonuses need a bonus scale that is
+hard to set for a curve (it differs per parameter and per unit), while a posterior draw explores as much as the
 uncertainty warrants: a unit whose elasticity is unknown sees its budget moved both ways, which is the spend
-variation that identifies the curve; once it is known, draws agree and moves stop. Sampling is also robust
-to delayed feedback, unlike optimism (market-science §1.1). Draws come from the posterior reshaped to
-``posterior_scale`` of its spread (Chapelle & Li: α < 1 usually lowered finite-horizon regret); evidence
-quotes the honest posterior.
+variation that identifies the curve; once it is known, draws agree and moves stop. Sampling is also robust to
+delayed feedback, unlike optimism (market-science §1.1). Draws come from the posterior reshaped to
+``posterior_scale`` of its spread (Chapelle & Li: α < 1 usually lowered finite-horizon regret); evidence quotes
+the honest posterior.
+
+**Held draws.** A budget moves at most ``max_step`` a day, so a draw's target takes days to reach. Redrawn every
+cycle, a unit whose draws disagree about its side (an S-curve unit that is either off or on its efficient branch,
+a learning unit that is either lifted out of learning or not) walks up and down at random and spends its days in
+between: in the trough, the worst place on either view. So a unit's draw is held for ``draw_hold_days`` (a week,
+the learning window: a plan's climb and the window it must then hold): the random numbers are keyed by the week
+and the unit, and the posterior they map through is updated every cycle.
+
+**Leaving learning is an investment.** An ad set that has had its events in a window stays out of learning
+whatever its budget after, unless an edit resets it (and moves stay under the reset threshold). So a lift over
+the learning gate is valued as the climb there and a learning window at the gate, then the full curve at the
+budget that suits it for the rest of ``lift_horizon_days``, not as holding the gate for good, which
+undervalues a unit whose gate lies far above its best budget (``curves.allocate_gated``).
 
 **Moves.** Each unit steps towards its long-run target (the equal-marginal allocation for the draw, within the
 floor and ceiling), by at most ``max_step``; steps under ``dead_band`` are not made. Raises and cuts are
@@ -35,6 +48,7 @@ room they free.
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -92,12 +106,15 @@ class BudgetParams:
     posterior_scale: float = 0.5  # Thompson draws from the posterior reshaped to this spread (Chapelle & Li)
     interval: float = 0.8  # width of the intervals quoted in evidence
     evidence_draws: int = 200
+    draw_hold_days: int = 7  # a unit's Thompson draw is held this many days (1: redrawn every cycle)
+    draw_seed: int = 0  # salts the held draws' random numbers
     # The learning phase (Meta's rule; TikTok's is alike): an ad set earns its full conversion rate once it
     # gets ``learning_events`` within ``learning_window_days``; until then (and while "limited") it earns
     # ``learning_factor`` of it (market-science §4: CVR x0.7-0.85 while learning).
     learning_factor: float = 0.8
     learning_events: float = LEARNING_EVENTS
     learning_window_days: int = LEARNING_WINDOW_DAYS
+    lift_horizon_days: float | None = 28.0  # a lift over the learning gate pays back over this (None: held for good)
 
     def __post_init__(self) -> None:
         if not 0 < self.max_step < 1:
@@ -114,6 +131,10 @@ class BudgetParams:
             raise ValueError("interval in (0, 1), evidence_draws >= 10")
         if not 0 < self.learning_factor <= 1 or self.learning_events < 0 or self.learning_window_days < 1:
             raise ValueError("learning_factor in (0, 1], learning_events >= 0, learning_window_days >= 1")
+        if self.draw_hold_days < 1:
+            raise ValueError("draw_hold_days: at least 1")
+        if self.lift_horizon_days is not None and not 0 < self.lift_horizon_days < math.inf:
+            raise ValueError("lift_horizon_days: a positive number of days, or None")
 
 
 @dataclass(frozen=True, eq=False)
@@ -219,6 +240,14 @@ def _units(snapshot: Snapshot, p: BudgetParams) -> list[_Unit]:
             )
         )
     return units
+
+
+def _held(snapshot: Snapshot, holder: EntityRef, p: BudgetParams) -> np.random.Generator:
+    """The random numbers of a unit's Thompson draw, the same in every cycle of a block of ``draw_hold_days``:
+    keyed by the block (days since 0001-01-01 ÷ the hold), the holder and ``draw_seed``. The posterior they
+    map through is updated every cycle; the draw's quantile is what is held."""
+    block = snapshot.as_of.toordinal() // p.draw_hold_days
+    return np.random.default_rng([p.draw_seed, block, zlib.crc32(str(holder).encode())])
 
 
 def _tukey(z: FloatArray, c: float) -> FloatArray:
@@ -425,6 +454,8 @@ def _target(
     hi: FloatArray,
     gate: FloatArray,
     factor: float,
+    commit: FloatArray | None = None,
+    horizon: float = math.inf,
 ) -> tuple[FloatArray, float, FloatArray, NDArray[np.bool_]]:
     """The long-run target for the Thompson draws ``ts``, its λ, each unit's posterior P(on) at that λ, and
     which units the target lifts over their learning gate (``curves.allocate_gated``).
@@ -436,7 +467,7 @@ def _target(
     saved: a majority driven by the prior stops exactly the exploration that would correct it.
     """
     v, k, a = ts
-    alloc, lifted = allocate_gated(room, v, k, a, lo, hi, gate, factor)
+    alloc, lifted = allocate_gated(room, v, k, a, lo, hi, gate, factor, commit, horizon)
     n, d = len(v), len(post[0][0])
     pv, pk, pa = (np.concatenate([draw[c] for draw in post]) for c in range(3))
     pv = pv * np.repeat(np.where(lifted | (gate <= 0), 1.0, factor), d)
@@ -467,7 +498,10 @@ class BudgetPolicy:
         if not movable:
             return []
         fits = [m for m in (models[i] for i in movable) if m is not None]
-        draws = [m.draw(rng, 1, p.posterior_scale) for m in fits]
+        draws = [
+            m.draw(rng if p.draw_hold_days == 1 else _held(snapshot, units[i].holder, p), 1, p.posterior_scale)
+            for m, i in zip(fits, movable, strict=True)
+        ]
         v, k, a = (np.array([d[j][0] for d in draws]) for j in range(3))
         post = [m.draw(rng, p.evidence_draws) for m in fits]
         total = snapshot.total_budget()
@@ -482,8 +516,12 @@ class BudgetPolicy:
         floor = np.array([max(p.floor, *(s.min_budget_reporting for s in units[i].views)) for i in movable])
         epo = np.array([units[i].events_per_outcome() for i in movable])
         gate = _gates(epo, np.array([units[i].learned for i in movable]), v, k, a, p)
+        commit, horizon = None, math.inf
+        if p.lift_horizon_days is not None:  # days a lift holds its gate: the climb at max_step a day, a window
+            climb = np.log(np.maximum(gate, cur) / cur) / math.log1p(p.max_step)
+            commit, horizon = climb + p.learning_window_days, p.lift_horizon_days
         target, lam, p_on, lifted = _target(
-            room, (v, k, a), post, np.minimum(floor, hi_target), hi_target, gate, p.learning_factor
+            room, (v, k, a), post, np.minimum(floor, hi_target), hi_target, gate, p.learning_factor, commit, horizon
         )
         new = _moves(cur, target, room, p, floor)
         proposals = []
@@ -495,9 +533,11 @@ class BudgetPolicy:
             money = _within_step(u.views[0].budget_from_reporting(float(new[j])), u.views[0].daily_budget, p)
             if money == u.views[0].daily_budget or money.minor <= 0:
                 continue
-            ev, sentence = self._evidence(snapshot, u, model, post[j], (cur[j], new[j], target[j]), lam)
+            proposed = float(money.to_major()) * u.views[0].fx_rate  # after rounding to the account's units
+            ev, sentence = self._evidence(snapshot, u, model, post[j], (cur[j], proposed, target[j]), lam)
             ev["p_on_efficient_branch"] = round(float(p_on[j]), 3)
             ev["learning"] = _learning_evidence(u, _gates(epo[j], u.learned, *post[j], p), bool(lifted[j]))
+            ev["learning"]["lift_horizon_days"] = p.lift_horizon_days
             proposals.append(
                 Proposal(
                     action=SetBudget(
@@ -617,7 +657,7 @@ def _reason(snapshot: Snapshot, ev: dict[str, Any], lam: float) -> str:
             f"Raise the daily budget {ev['change_pct']:+.0f}% towards {ev['budget_target']:,.2f} "
             f"{snapshot.reporting_currency}: from about {phase['budget_to_end_it']:,.2f} a day the ad set should "
             f"get the conversions a week that end its learning phase ({phase['state']} now, converting below "
-            "its full rate), which is worth more than the same money spent elsewhere"
+            f"its full rate){_payback(phase)}"
         )
     m = ev["marginal_return_current"]
     label = "marginal ROAS" if snapshot.goal.objective is Objective.VALUE else "marginal CPA"
@@ -632,6 +672,16 @@ def _reason(snapshot: Snapshot, ev: dict[str, Any], lam: float) -> str:
         f"{verb} the daily budget {ev['change_pct']:+.0f}% as a test step: this unit's curve is still uncertain "
         f"({label} {here} here, {ev['interval']:.0%} interval {ends[0]} to {ends[1]}, vs {there} at the margin), "
         "and moving its budget is how it is learnt"
+    )
+
+
+def _payback(phase: dict[str, Any]) -> str:
+    horizon = phase.get("lift_horizon_days")
+    if horizon is None:
+        return ", which is worth more than the same money spent elsewhere"
+    return (
+        ". Out of it, it keeps its full rate at whatever budget suits it: over the next "
+        f"{horizon:g} days that is worth more than the same money spent elsewhere"
     )
 
 

@@ -20,6 +20,7 @@ total, both choices for that unit are solved and the better kept.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -366,6 +367,8 @@ def allocate_gated(
     hi: FloatArray,
     gate: FloatArray,
     factor: float,
+    commit: FloatArray | None = None,
+    horizon: float = math.inf,
 ) -> tuple[Allocation, NDArray[np.bool_]]:
     """:func:`allocate` when a unit returns only ``factor`` of its curve below its budget ``gate``.
 
@@ -375,6 +378,14 @@ def allocate_gated(
     lift over their gates. Greedily: start with every gated unit below its gate, and lift the unit whose lift
     (its budget at least its gate, at its full curve) adds most to the total, while one does. Returns the
     allocation and which units were lifted.
+
+    Without ``commit`` a lift is valued as holding the gate for good. With ``commit`` (per unit, the days a
+    lift must hold its gate: the climb there and a learning window) and a finite ``horizon`` in days it is
+    valued as what it is on the platforms, an investment: an ad set that has had its events stays out of
+    learning whatever its budget after, unless an edit large enough to reset it. A set of lifts then earns
+    the gated allocation for the longest of their commitments and the free one (full curves, no gates) for
+    the rest of the horizon; a commitment as long as the horizon is held for good. The budgets returned are
+    the gated allocation's: what the units move towards while they climb.
     """
     gated = gate > 0
     lifted = ~gated
@@ -385,7 +396,13 @@ def allocate_gated(
     def solve(up: NDArray[np.bool_]) -> tuple[Allocation, float]:
         scale = np.where(up, 1.0, factor)
         alloc = allocate(total, v * scale, k, a, floors(up), hi)
-        return alloc, float(curve_value(alloc.budgets, v * scale, k, a).sum())
+        value = float(curve_value(alloc.budgets, v * scale, k, a).sum())
+        held = math.inf if commit is None else float(np.max(np.where(up & gated, commit, 0.0), initial=0.0))
+        if 0 < held < horizon:
+            free = allocate(total, v * scale, k, a, lo, hi)
+            share = held / horizon
+            value = share * value + (1 - share) * float(curve_value(free.budgets, v * scale, k, a).sum())
+        return alloc, value
 
     best, value = solve(lifted)
     while True:
