@@ -82,6 +82,8 @@ def test_overrides_reach_every_tunable_policy_and_keep_the_launch_cap() -> None:
         ("fatigue.refresh=1", "fatigue.refresh: expected true or false"),
         ("budget.ceiling=true", "budget.ceiling: expected a number or null"),
         ("budget.ceiling=NaN", "budget.ceiling: expected a number or null"),
+        ("budget.lift_horizon_days=soon", "budget.lift_horizon_days: expected a number or null"),
+        ("budget.lift_horizon_days=0", "budget: lift_horizon_days"),
         ("budget.max_step=1.5", "budget: max_step"),  # the policy's own check
         ("creative.confidence=0.3", "creative: confidence"),
     ],
@@ -97,3 +99,18 @@ def test_baselines_take_no_overrides() -> None:
     with pytest.raises(ValueError, match="'uniform' baseline follows its specification"):
         policy_set("uniform", overrides={"budget": {"max_step": 0.1}})
     assert policy_set("uniform", overrides={})
+
+
+def test_an_optional_parameter_takes_null_and_the_agent_seed_salts_the_held_draws() -> None:
+    from adpilot.policies.budget import BudgetPolicy
+    from adpilot.policies.registry import parse_overrides
+
+    def budget(policies: list[object]) -> BudgetPolicy:
+        return next(p for p in policies if isinstance(p, BudgetPolicy))
+
+    over = parse_overrides(["budget.lift_horizon_days=null"])  # a lift held for good, as before
+    assert budget(policy_set("adpilot", overrides=over)).params.lift_horizon_days is None
+    assert budget(policy_set("adpilot", seed=7)).params.draw_seed == 7
+    salted = parse_overrides(["budget.draw_seed=3"])
+    assert budget(policy_set("adpilot", overrides=salted, seed=7)).params.draw_seed == 3  # an override wins
+    assert budget(agent_config(AgentSettings(seed=5)).policies).params.draw_seed == 5

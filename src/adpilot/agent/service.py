@@ -59,7 +59,9 @@ def agent_config(settings: AgentSettings, *, dry_run: bool = False) -> AgentConf
         kill_switch=settings.kill_switch,
     )
     return AgentConfig(
-        policies=policy_set(settings.policies, rules=rules, launch_cap=guardrails.max_launches_per_ad_set_per_week),
+        policies=policy_set(
+            settings.policies, rules=rules, launch_cap=guardrails.max_launches_per_ad_set_per_week, seed=settings.seed
+        ),
         guardrails=guardrails,
         approvals={k: ApprovalMode(v) for k, v in settings.approvals.items()},
         default_approval=ApprovalMode(settings.default_approval),

@@ -220,6 +220,7 @@ def run_one(
                 policy,
                 launch_cap=guardrails.max_launches_per_ad_set_per_week,
                 overrides=overrides if policy == "adpilot" else None,
+                seed=seed,
             ),
             guardrails=guardrails,
             seed=seed,

@@ -40,8 +40,9 @@ def parse_overrides(items: Iterable[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def adpilot_params(overrides: Overrides | None = None, launch_cap: int | None = None) -> dict[str, Any]:
-    """The ``adpilot`` set's parameters (``budget``, ``creative``, ``fatigue``) with ``overrides`` applied."""
+def adpilot_params(overrides: Overrides | None = None, launch_cap: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """The ``adpilot`` set's parameters (``budget``, ``creative``, ``fatigue``) with ``overrides`` applied.
+    ``seed`` (the agent's) salts the budget policy's held draws unless an override sets ``draw_seed``."""
     from adpilot.policies._stats import CandidatePrior
     from adpilot.policies.budget import BudgetParams
     from adpilot.policies.creative import CreativeParams
@@ -51,39 +52,39 @@ def adpilot_params(overrides: Overrides | None = None, launch_cap: int | None = 
     candidates = CandidatePrior() if launch_cap is None else CandidatePrior(launch_cap=launch_cap)
     params: dict[str, Any] = {}
     specs: list[tuple[str, Any, dict[str, Any]]] = [
-        ("budget", BudgetParams, {}),
+        ("budget", BudgetParams, {"draw_seed": seed}),
         ("creative", CreativeParams, {"candidates": candidates}),
         ("fatigue", FatigueParams, {"candidates": candidates}),
     ]
     for policy, cls, base in specs:
         given = dict(over.get(policy, {}))
-        fields = {f.name for f in dataclasses.fields(cls) if f.name != "candidates"}
-        unknown = sorted(set(given) - fields)
+        fields = {f.name: str(f.type) for f in dataclasses.fields(cls) if f.name != "candidates"}
+        unknown = sorted(set(given) - set(fields))
         if unknown:
             raise ValueError(f"{policy}.{unknown[0]}: no such parameter (known: {', '.join(sorted(fields))})")
         defaults = cls(**base)
         for key, value in given.items():
-            _check_type(f"{policy}.{key}", getattr(defaults, key), value)
+            _check_type(f"{policy}.{key}", getattr(defaults, key), value, optional="None" in fields[key])
         try:
-            params[policy] = cls(**base, **given)
+            params[policy] = cls(**{**base, **given})
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{policy}: {exc}") from exc
     return params
 
 
-def _check_type(name: str, default: Any, value: Any) -> None:
+def _check_type(name: str, default: Any, value: Any, optional: bool = False) -> None:
     """``value`` must be of the parameter's kind, judged by its default: a whole number where the default is
-    an int, any number where it is a float (or None, for an optional number), true/false, or a string."""
+    an int, any number where it is a float, true/false, or a string; null too where the parameter is
+    ``optional`` (its type admits None)."""
+    if optional and value is None:
+        return
     if isinstance(default, bool):
         ok, kind = isinstance(value, bool), "true or false"
     elif isinstance(default, int):
         ok, kind = isinstance(value, int) and not isinstance(value, bool), "a whole number"
     elif isinstance(default, float) or default is None:
         number = isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
-        ok, kind = (
-            number or (default is None and value is None),
-            "a number" if default is not None else "a number or null",
-        )
+        ok, kind = number, "a number or null" if optional or default is None else "a number"
     else:
         ok, kind = isinstance(value, type(default)), f"a {type(default).__name__}"
     if not ok:
@@ -91,12 +92,19 @@ def _check_type(name: str, default: Any, value: Any) -> None:
 
 
 def policy_set(
-    name: str, *, rules: Sequence[Any] = (), launch_cap: int | None = None, overrides: Overrides | None = None
+    name: str,
+    *,
+    rules: Sequence[Any] = (),
+    launch_cap: int | None = None,
+    overrides: Overrides | None = None,
+    seed: int = 0,
 ) -> list[Policy]:
     """The policies run together under ``name``; user rules (if any) run first in every set. ``launch_cap``:
     the guardrails' launches per ad set per week, which the ``adpilot`` policies plan within (None: the
     default of ``CandidatePrior``, equal to the guardrails' default). ``overrides``: parameters of the
-    ``adpilot`` set's policies (``parse_overrides``); the baselines follow their specifications and take none."""
+    ``adpilot`` set's policies (``parse_overrides``); the baselines follow their specifications and take none.
+    ``seed``: the agent's, for the draws a policy holds across cycles (its per-cycle numbers come with each
+    call)."""
     from adpilot.policies import baselines
     from adpilot.policies.rules import RulesPolicy
 
@@ -106,7 +114,7 @@ def policy_set(
         from adpilot.policies.creative import CreativePolicy
         from adpilot.policies.fatigue import FatiguePolicy
 
-        p = adpilot_params(overrides, launch_cap)
+        p = adpilot_params(overrides, launch_cap, seed)
         fatigue = p["fatigue"]
         return [*out, FatiguePolicy(fatigue), CreativePolicy(p["creative"], fatigue=fatigue), BudgetPolicy(p["budget"])]
     if overrides:
