@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from adpilot_sandbox.sandbox import Sandbox
+from tests.cli import run_cli
 
 
 def run(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "ADPILOT_DATA_DIR": str(data_dir), "COLUMNS": "220", **env}
-    return subprocess.run(
-        [sys.executable, "-m", "adpilot", *args], env=full, capture_output=True, text=True, timeout=600
-    )
+    return run_cli(*args, data_dir=data_dir, env=env, timeout=600)
 
 
 def actions(data_dir: Path) -> list[dict[str, Any]]:

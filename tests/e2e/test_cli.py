@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -14,13 +12,11 @@ import pytest
 from cryptography.fernet import Fernet
 
 from adpilot.warehouse.migrations import LATEST_VERSION
+from tests.cli import run_cli
 
 
 def adpilot(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "adpilot", *args], capture_output=True, text=True, env=full_env, timeout=300
-    )
+    return run_cli(*args, columns=200, env=env)
 
 
 def test_init_creates_data_dir_warehouse_and_private_key(clean_environment: Path) -> None:

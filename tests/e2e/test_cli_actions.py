@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,19 +17,15 @@ from adpilot.domain.ledger import ApprovalMode, new_record
 from adpilot.domain.money import Money
 from adpilot.warehouse.duckdb import DuckDBWarehouse
 from adpilot_sandbox.sandbox import Sandbox
+from tests.cli import run_cli, succeeded
 
 
 def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ADPILOT_DATA_DIR": str(data_dir), "COLUMNS": "240"}
-    return subprocess.run(
-        [sys.executable, "-m", "adpilot", *args], env=env, capture_output=True, text=True, timeout=300
-    )
+    return run_cli(*args, data_dir=data_dir, columns=240)
 
 
 def ok(data_dir: Path, *args: str) -> str:
-    result = run(data_dir, *args)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    return succeeded(run(data_dir, *args))
 
 
 def show(data_dir: Path, action_id: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from adpilot.config import load_settings
 from adpilot.domain import FxRate, Platform
 from adpilot.sync.runner import SyncEngine
 from adpilot_sandbox.entities import synthetic_png
+from tests.cli import run_cli, succeeded
 from tests.harness import Harness, connection_for
 
 # The commands as `adpilot creatives` runs them (the module is the group's own entry point).
@@ -27,14 +28,11 @@ CLI = [sys.executable, "-m", "adpilot", "creatives"]
 
 
 def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ADPILOT_DATA_DIR": str(data_dir), "COLUMNS": "240"}
-    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=300)
+    return run_cli(*args, data_dir=data_dir, columns=240, program=CLI)
 
 
 def ok(data_dir: Path, *args: str) -> str:
-    result = run(data_dir, *args)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    return succeeded(run(data_dir, *args))
 
 
 def as_json(data_dir: Path, *args: str) -> Any:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from adpilot.entrypoints.cli_rules import app
+from tests.cli import run_cli
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "rules.yaml"
 
@@ -30,10 +29,7 @@ rules:
 
 
 def adpilot(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "adpilot", *args], capture_output=True, text=True, env=env, timeout=120
-    )
+    return run_cli(*args, columns=200, timeout=120)
 
 
 def test_validate_prints_each_rule_on_one_line() -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +10,15 @@ import orjson
 
 from adpilot_sandbox.entities import synthetic_png
 from adpilot_sandbox.sandbox import Sandbox
+from tests.cli import run_cli, succeeded
 
 
 def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ADPILOT_DATA_DIR": str(data_dir), "COLUMNS": "220"}
-    return subprocess.run(
-        [sys.executable, "-m", "adpilot", *args], env=env, capture_output=True, text=True, timeout=300
-    )
+    return run_cli(*args, data_dir=data_dir)
 
 
 def ok(data_dir: Path, *args: str) -> str:
-    result = run(data_dir, *args)
-    assert result.returncode == 0, result.stderr + result.stdout
-    return result.stdout
+    return succeeded(run(data_dir, *args))
 
 
 def added_id(data_dir: Path, image: Path) -> str:

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import orjson
 
 from adpilot_sandbox.sandbox import Sandbox
+from tests.cli import run_cli
 
 
 def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ADPILOT_DATA_DIR": str(data_dir), "COLUMNS": "220"}
-    return subprocess.run(
-        [sys.executable, "-m", "adpilot", *args], env=env, capture_output=True, text=True, timeout=300
-    )
+    return run_cli(*args, data_dir=data_dir)
 
 
 def test_use_sandbox_sync_and_report(served_demo: tuple[str, Sandbox], tmp_path: Path) -> None:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from adpilot.bench.trace import Trace, trace_run
+from tests.cli import run_cli
 
 
 def test_uniform_budgets_sum_to_the_total_and_the_oracle_spends_the_same_total() -> None:
@@ -60,10 +59,7 @@ def test_overrides_change_how_the_agent_runs() -> None:
 
 
 def _adpilot(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "adpilot", *args], capture_output=True, text=True, env=env, timeout=300
-    )
+    return run_cli(*args, columns=200)
 
 
 def test_cli_prints_the_table_and_one_ad_set_day_by_day_and_writes_json(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -12,11 +11,13 @@ from pathlib import Path
 import httpx
 import orjson
 
+from tests.cli import run_cli
+
 SANDBOX = [sys.executable, "-c", "from adpilot_sandbox.cli import main; main()"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SANDBOX, *args], capture_output=True, text=True, timeout=120, env={**os.environ})
+    return run_cli(*args, timeout=120, program=SANDBOX)
 
 
 def test_credentials_json_lists_every_account() -> None:
