@@ -86,7 +86,7 @@ def test_rebuild_of_an_empty_lake() -> None:
 @pytest.mark.postgres
 def test_bench_warehouse_writes_json(tmp_path: Path, postgres_url: str) -> None:
     out = tmp_path / "bench.json"
-    args = ["--ads", "300", "--days", "10", "--replaces", "1", "--postgres-url", postgres_url]
+    args = ["--ads", "300", "--days", "10", "--replaces", "1", "--actions", "40", "--postgres-url", postgres_url]
     result = adpilot("bench", "warehouse", *args, "--json", str(out))
     assert result.returncode == 0, result.stderr
     doc = orjson.loads(out.read_bytes())
@@ -94,7 +94,8 @@ def test_bench_warehouse_writes_json(tmp_path: Path, postgres_url: str) -> None:
     for r in doc["results"]:
         assert r["rows_loaded"] == 3000 and r["rows_after"] == 3000 and r["replace_rows"] == 2100
         assert r["load_rows_per_s"] > 0 and r["peak_rss_mb"] > 0
-    assert "rows/s" in result.stdout
+        assert r["ledger_actions"] == 40 and r["ledger_moves_per_s"] > 0
+    assert "rows/s" in result.stdout and "ledger moves/s" in result.stdout
 
 
 def test_bench_policies_runs_with_overrides_and_writes_json(tmp_path: Path) -> None:

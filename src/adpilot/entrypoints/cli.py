@@ -212,11 +212,12 @@ def bench_warehouse(
     days: Annotated[int, typer.Option(min=8, help="Days loaded (ads x days rows).")] = 20,
     load_window: Annotated[int, typer.Option(min=1, help="Days per load batch.")] = 5,
     replaces: Annotated[int, typer.Option(min=1, help="7-day window replacements timed.")] = 3,
+    actions: Annotated[int, typer.Option(min=1, help="Ledger records moved through the executor's states.")] = 500,
     engines: EnginesOpt = "duckdb,postgres",
     postgres_url: PostgresUrlOpt = BENCH_POSTGRES,
     json_out: JsonOpt = None,
 ) -> None:
-    """Load ads x days synthetic insight rows, then replace a 7-day window for every ad."""
+    """Load ads x days synthetic insight rows, replace a 7-day window for every ad, then time the action ledger."""
     from adpilot.bench.warehouse import GOALS, check_goals, run_engine
 
     results = _run_engines(
@@ -230,6 +231,7 @@ def bench_warehouse(
         load_window,
         replaces,
         postgres_url,
+        actions,
     )
     figures: list[Figure] = [
         ("rows loaded", lambda r: f"{r['rows_loaded']:,}"),
@@ -238,6 +240,7 @@ def bench_warehouse(
         ("7-day replace rows", lambda r: f"{r['replace_rows']:,}"),
         ("replace s median", lambda r: f"{r['replace_seconds_median']:.3f}"),
         ("replace s max", lambda r: f"{r['replace_seconds_max']:.3f}"),
+        ("ledger moves/s", lambda r: f"{r['ledger_moves_per_s']:,}"),
         ("peak RSS MiB", lambda r: f"{r['peak_rss_mb']:.0f}"),
         ("goals", _goals),
     ]
@@ -246,7 +249,7 @@ def bench_warehouse(
         results,
         figures,
         json_out,
-        {"benchmark": "warehouse", "ads": ads, "days": days, "goals": GOALS},
+        {"benchmark": "warehouse", "ads": ads, "days": days, "actions": actions, "goals": GOALS},
     )
 
 

@@ -505,10 +505,13 @@ class SqlWarehouse(abc.ABC):
             params.append(utc_naive(when))
         with self._transaction() as tx:
             for _ in range(len(sources) + 1):  # the state only moves forward: a few rounds at most
-                found = tx.query("SELECT state FROM agent_actions WHERE action_id = ?", (action_id,))
-                if not found or ActionState(found[0][0]) not in sources:
-                    return None
-                current = ActionState(found[0][0])
+                if len(sources) == 1:  # the compare-and-set below is the whole check
+                    current = sources[0]
+                else:
+                    found = tx.query("SELECT state FROM agent_actions WHERE action_id = ?", (action_id,))
+                    if not found or ActionState(found[0][0]) not in sources:
+                        return None
+                    current = ActionState(found[0][0])
                 # The state in the WHERE clause is the compare-and-set: a concurrent writer that got there
                 # first changed it, and PostgreSQL re-checks the condition after waiting for its row lock.
                 rows = tx.query(
@@ -520,6 +523,8 @@ class SqlWarehouse(abc.ABC):
                     record = _record_from_row(rows[0])
                     tx.append("audit_log", _audit_table([_transition_event(record, current, actor, when, fields)]))
                     return record
+                if len(sources) == 1:
+                    return None
         return None
 
     def get_action(self, action_id: str) -> ActionRecord | None:

@@ -17,6 +17,7 @@ from adpilot.warehouse._rows import Row
 from adpilot.warehouse._sql import SqlWarehouse
 
 _names = itertools.count()
+_FEW_ROWS = 4  # appends up to this many rows are inserted as parameters, larger ones through Arrow
 
 
 class _DuckTx:
@@ -35,9 +36,17 @@ class _DuckTx:
         self._registered.append(name)
 
     def append(self, target: str, table: pa.Table) -> None:
+        cols = ", ".join(table.column_names)
+        if table.num_rows <= _FEW_ROWS:
+            # A row or two (an audit entry, a ledger transition): registering an Arrow view costs more than the
+            # insert itself, so the values go as parameters of one statement.
+            rows = [list(r.values()) for r in table.to_pylist()]
+            if rows:
+                marks = ", ".join(["(" + ", ".join("?" * table.num_columns) + ")"] * len(rows))
+                self._con.execute(f"INSERT INTO {target} ({cols}) VALUES {marks}", [v for r in rows for v in r])
+            return
         name = f"_append_{next(_names)}"
         self.stage(name, table)
-        cols = ", ".join(table.column_names)
         self._con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {name}")
 
     def close(self) -> None:
