@@ -87,6 +87,14 @@ class RunResult:
     def label(self) -> str:
         return f"{self.policy}+generation" if self.generation else self.policy
 
+    @property
+    def pct_oracle(self) -> float | None:
+        return 100 * self.expected / self.oracle if self.oracle else None
+
+    @property
+    def allocation_pct_oracle(self) -> float | None:
+        return 100 * self.allocation / self.oracle if self.oracle else None
+
 
 def _fx(market: Any) -> FxTable:
     sc = market.scenario
@@ -447,7 +455,7 @@ def summarize(results: Sequence[RunResult]) -> dict[str, Any]:
             "spend": mean_ci([r.spend for r in runs]),
             "cpa": mean_ci([r.spend / r.conversions for r in runs if r.conversions]),
             "roas": mean_ci([r.value / r.spend for r in runs if r.spend]),
-            "pct_oracle": mean_ci([100 * r.expected / r.oracle for r in runs if r.oracle]),
+            "pct_oracle": mean_ci([r.pct_oracle for r in runs if r.pct_oracle is not None]),
             # paired by seed with the clairvoyant reference, when it ran
             "pct_clairvoyant": mean_ci(
                 [
@@ -456,7 +464,9 @@ def summarize(results: Sequence[RunResult]) -> dict[str, Any]:
                     if r.seed in clairvoyant and clairvoyant[r.seed].expected > 0
                 ]
             ),
-            "allocation_pct_oracle": mean_ci([100 * r.allocation / r.oracle for r in runs if r.oracle]),
+            "allocation_pct_oracle": mean_ci(
+                [r.allocation_pct_oracle for r in runs if r.allocation_pct_oracle is not None]
+            ),
             "creative_efficiency_pct": mean_ci([100 * r.expected / r.allocation for r in runs if r.allocation]),
             "headroom_vs_uniform": mean_ci(headroom) if policy != "uniform" else None,
             "guardrail_rejections": mean_ci([float(r.rejections) for r in runs]),
@@ -473,8 +483,8 @@ def summarize(results: Sequence[RunResult]) -> dict[str, Any]:
             # per run, by seed: what a paired comparison of two variants needs
             "per_seed": {
                 str(r.seed): {
-                    "pct_oracle": 100 * r.expected / r.oracle if r.oracle else None,
-                    "allocation_pct_oracle": 100 * r.allocation / r.oracle if r.oracle else None,
+                    "pct_oracle": r.pct_oracle,
+                    "allocation_pct_oracle": r.allocation_pct_oracle,
                     "expected": r.expected,
                 }
                 for r in sorted(runs, key=lambda r: r.seed)
