@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -198,6 +199,21 @@ def test_scenario_errors_name_the_field() -> None:
         parse_scenario(doc)
     with pytest.raises(ScenarioError, match="lag_profile"):
         parse_scenario(tiny(platforms={"meta": {"lag_profile": [0.5, 0.2]}}))
+
+
+def test_the_example_scenario_file_loads_and_its_oracle_allocates_value() -> None:
+    """docs/examples/scenario-value-objective.yaml: S2 for conversion value; order values move the oracle's money."""
+    path = Path(__file__).parents[2] / "docs" / "examples" / "scenario-value-objective.yaml"
+    by_value, by_count = Market(load_scenario(str(path))), Market(load_scenario("budget-cross-platform"))
+    assert by_value.scenario.objective == "value" and by_count.scenario.objective == "conversions"
+
+    def budgets(m: Market) -> dict[str, float]:
+        return {m.ad_sets[k].name: v for k, v in m.oracle(m.day - 1)["allocation"].items()}
+
+    value, count = budgets(by_value), budgets(by_count)
+    assert math.isclose(sum(value.values()), 5000, rel_tol=1e-3)
+    # X1's orders are worth 200, FB1's 60: value moves money from FB1 to X1
+    assert value["X1"] > 2 * count["X1"] and value["FB1"] < 0.6 * count["FB1"]
 
 
 def test_shipped_scenarios_load() -> None:
