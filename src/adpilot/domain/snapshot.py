@@ -153,14 +153,16 @@ class AdSetView:
     @property
     def budget_reporting(self) -> float:
         """The holder's daily budget in reporting-currency major units (0 when unknown)."""
-        if self.daily_budget is None:
-            return 0.0
-        return float(self.daily_budget.to_major()) * self.fx_rate
+        return 0.0 if self.daily_budget is None else self.to_reporting(self.daily_budget)
 
     @property
     def min_budget_reporting(self) -> float:
         """The platform's minimum daily budget in reporting-currency major units (0 when none)."""
-        return 0.0 if self.min_budget is None else float(self.min_budget.to_major()) * self.fx_rate
+        return 0.0 if self.min_budget is None else self.to_reporting(self.min_budget)
+
+    def to_reporting(self, money: Money) -> float:
+        """An amount of the account's currency in reporting-currency major units."""
+        return float(money.to_major()) * self.fx_rate
 
     def budget_from_reporting(self, amount: float) -> Money:
         """An exact account-currency budget for ``amount`` reporting-currency units (half-even)."""

@@ -533,7 +533,7 @@ class BudgetPolicy:
             money = _within_step(u.views[0].budget_from_reporting(float(new[j])), u.views[0].daily_budget, p)
             if money == u.views[0].daily_budget or money.minor <= 0:
                 continue
-            proposed = float(money.to_major()) * u.views[0].fx_rate  # after rounding to the account's units
+            proposed = u.views[0].to_reporting(money)  # after rounding to the account's units
             ev, sentence = self._evidence(snapshot, u, model, post[j], (cur[j], proposed, target[j]), lam)
             ev["p_on_efficient_branch"] = round(float(p_on[j]), 3)
             ev["learning"] = _learning_evidence(u, _gates(epo[j], u.learned, *post[j], p), bool(lifted[j]))
