@@ -503,9 +503,10 @@ class SqlWarehouse(abc.ABC):
         if to_state is ActionState.APPLIED:
             sets.append("applied_at = ?")
             params.append(utc_naive(when))
+        single = len(sources) == 1  # then the compare-and-set below is the whole check, in one round
         with self._transaction() as tx:
-            for _ in range(len(sources) + 1):  # the state only moves forward: a few rounds at most
-                if len(sources) == 1:  # the compare-and-set below is the whole check
+            for _ in range(1 if single else len(sources) + 1):  # the state only moves forward: a few rounds at most
+                if single:
                     current = sources[0]
                 else:
                     found = tx.query("SELECT state FROM agent_actions WHERE action_id = ?", (action_id,))
@@ -523,8 +524,6 @@ class SqlWarehouse(abc.ABC):
                     record = _record_from_row(rows[0])
                     tx.append("audit_log", _audit_table([_transition_event(record, current, actor, when, fields)]))
                     return record
-                if len(sources) == 1:
-                    return None
         return None
 
     def get_action(self, action_id: str) -> ActionRecord | None:
