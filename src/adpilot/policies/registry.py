@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import typing
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -58,13 +59,16 @@ def adpilot_params(overrides: Overrides | None = None, launch_cap: int | None = 
     ]
     for policy, cls, base in specs:
         given = dict(over.get(policy, {}))
-        fields = {f.name: str(f.type) for f in dataclasses.fields(cls) if f.name != "candidates"}
+        hints = typing.get_type_hints(cls)
+        # parameter -> whether its type admits None
+        fields = {f.name: type(None) in typing.get_args(hints[f.name]) for f in dataclasses.fields(cls)}
+        fields.pop("candidates", None)
         unknown = sorted(set(given) - set(fields))
         if unknown:
             raise ValueError(f"{policy}.{unknown[0]}: no such parameter (known: {', '.join(sorted(fields))})")
         defaults = cls(**base)
         for key, value in given.items():
-            _check_type(f"{policy}.{key}", getattr(defaults, key), value, optional="None" in fields[key])
+            _check_type(f"{policy}.{key}", getattr(defaults, key), value, optional=fields[key])
         try:
             params[policy] = cls(**{**base, **given})
         except (TypeError, ValueError) as exc:
@@ -72,7 +76,7 @@ def adpilot_params(overrides: Overrides | None = None, launch_cap: int | None = 
     return params
 
 
-def _check_type(name: str, default: Any, value: Any, optional: bool = False) -> None:
+def _check_type(name: str, default: Any, value: Any, *, optional: bool) -> None:
     """``value`` must be of the parameter's kind, judged by its default: a whole number where the default is
     an int, any number where it is a float, true/false, or a string; null too where the parameter is
     ``optional`` (its type admits None)."""
@@ -84,7 +88,7 @@ def _check_type(name: str, default: Any, value: Any, optional: bool = False) -> 
         ok, kind = isinstance(value, int) and not isinstance(value, bool), "a whole number"
     elif isinstance(default, float) or default is None:
         number = isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
-        ok, kind = number, "a number or null" if optional or default is None else "a number"
+        ok, kind = number, "a number or null" if optional else "a number"
     else:
         ok, kind = isinstance(value, type(default)), f"a {type(default).__name__}"
     if not ok:
