@@ -106,12 +106,10 @@ def ledger_run(wh: SqlWarehouse, actions: int) -> dict[str, Any]:
     record_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     moved = 0
+    before, after = {"daily_budget_minor": 9_000}, {"daily_budget_minor": 10_000}
     for r in records:
-        before = {"daily_budget_minor": 9_000}
         claimed = wh.transition_action(r.action_id, [ActionState.APPROVED], ActionState.APPLYING, before=before)
-        done = wh.transition_action(
-            r.action_id, [ActionState.APPLYING], ActionState.APPLIED, after={"daily_budget_minor": 10_000}
-        )
+        done = wh.transition_action(r.action_id, [ActionState.APPLYING], ActionState.APPLIED, after=after)
         moved += (claimed is not None) + (done is not None)
     move_seconds = time.perf_counter() - t0
     if recorded != actions or moved != 2 * actions:
