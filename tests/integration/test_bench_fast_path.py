@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -173,6 +174,23 @@ def test_clairvoyant_keeps_the_total_and_the_step_cap_and_runs_one_ad_per_ad_set
         assert steps
         assert all(abs(w["new"] / w["old"] - 1) <= 0.19 + 1e-9 for w in steps)
         assert m.oracle_summary(start, m.day - 1)["share_of_oracle"] < 1
+
+
+def test_clairvoyant_parks_an_ad_set_it_wants_off_at_the_platform_minimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ad set the clairvoyant wants off is cut by the step until its platform's minimum daily budget
+    (TikTok's ad groups: 20 in the account's EUR), then held there: the reference obeys the limits the
+    platforms enforce on the agent's writes, which it bypasses by writing to the market directly."""
+    from adpilot.bench import clairvoyant
+
+    m = Sandbox(load_scenario("budget-cross-platform"), rate_limits=False).market
+    monkeypatch.setattr(clairvoyant, "_allocation", lambda m, st, ctr: np.zeros(len(st["sets"])))
+    for _ in range(36):  # 0.81 ** 36 of any budget here (at most 625) is below 1
+        clairvoyant.clairvoyant_morning(m, 0.19)
+        m.advance(1)
+    tiktok = [s for s in m.ad_sets.values() if s.platform == "tiktok"]
+    assert tiktok and all(s.daily_budget_minor == 2000 for s in tiktok)
+    others = [s for s in m.ad_sets.values() if s.platform == "meta"]
+    assert others and all(s.daily_budget_minor == 100 for s in others)  # no minimum: MIN_BUDGET, 1 USD
 
 
 def test_clairvoyant_scores_between_uniform_and_the_oracle() -> None:

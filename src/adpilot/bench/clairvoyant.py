@@ -8,7 +8,8 @@ agent must:
 - **budgets** go to the learning-aware equal-marginal allocation on the true curves (an ad set below the
   budget that would end its learning phase earns the platform's learning penalty, as the agent's own
   allocator models it), each moved at most the agent's own step a day (under the guardrails' cap); a
-  budget shared by a campaign is set on the campaign;
+  budget shared by a campaign is set on the campaign; never below the platform's minimum daily budget (an
+  ad set it wants off is parked there, as the agent's must be);
 - **creatives**: only each ad set's truly best ad today runs (kept while within 5 % of the best); switching
   pauses and resumes ads, which restarts the ad set's learning phase like any other change.
 
@@ -25,11 +26,13 @@ from typing import Any
 
 import numpy as np
 
+from adpilot.domain.ids import Level, Platform
+from adpilot.domain.platform_limits import min_daily_budget
 from adpilot.policies.curves import allocate_gated, budget_returning
 from adpilot_sandbox.oracle import oracle_inputs
 
 SWITCH_MARGIN = 0.05  # a better ad replaces the running one only when it is this much better
-MIN_BUDGET = 1.0  # reporting currency: a budget the clairvoyant wants at zero is parked here, not deleted
+MIN_BUDGET = 1.0  # reporting currency: where the platform has no minimum, a budget wanted at zero is parked here
 
 
 def clairvoyant_morning(m: Any, max_step: float) -> None:
@@ -44,12 +47,14 @@ def clairvoyant_morning(m: Any, max_step: float) -> None:
         _run_best_ad(m, st, ctr, s.id)
         campaign = m.campaigns[s.campaign_id]
         entity = campaign if campaign.daily_budget_minor is not None else s
-        holder = holders.setdefault(entity.id, _Holder(entity, float(st["unit"][j]) / float(st["fx"][j])))
+        minor_per_unit = float(st["unit"][j]) / float(st["fx"][j])
+        level = Level.CAMPAIGN if entity is campaign else Level.AD_SET
+        holder = holders.setdefault(entity.id, _Holder(entity, minor_per_unit, _minimum(m, s, level, minor_per_unit)))
         holder.wanted += float(budgets[j])
     if not holders:
         return
     cur = np.array([h.entity.daily_budget_minor / h.minor_per_unit for h in holders.values()])
-    wanted = np.maximum([h.wanted for h in holders.values()], MIN_BUDGET)
+    wanted = np.maximum([h.wanted for h in holders.values()], [h.minimum for h in holders.values()])
     want = np.clip(wanted, cur * (1 - max_step), cur * (1 + max_step))
     # Cuts capped by the step free less than the raises want: the raises shrink pro rata, so the budgets
     # never sum above the total (the cuts may leave it below for a day).
@@ -72,7 +77,15 @@ class _Holder:
 
     entity: Any
     minor_per_unit: float  # minor units of the account's currency per unit of reporting currency
+    minimum: float  # the least daily budget, reporting currency
     wanted: float = 0.0  # reporting currency
+
+
+def _minimum(m: Any, ad_set: Any, level: Level, minor_per_unit: float) -> float:
+    """The least daily budget the platform accepts for a ``level`` holder of ``ad_set``, in reporting currency
+    (at least ``MIN_BUDGET``)."""
+    least = min_daily_budget(Platform(ad_set.platform), level, m.currency_of(ad_set.platform, ad_set.account_id))
+    return max(MIN_BUDGET, 0.0 if least is None else least.minor / minor_per_unit)
 
 
 def _allocation(m: Any, st: dict[str, Any], ctr: Any) -> Any:
@@ -90,7 +103,16 @@ def _allocation(m: Any, st: dict[str, Any], ctr: Any) -> Any:
     n = len(v)
     # One learning penalty for all: the platforms' penalties differ little, and allocate_gated takes one.
     factor = float(np.mean(penalty)) if n else 1.0
-    alloc, _ = allocate_gated(total, v, k, alpha, np.full(n, MIN_BUDGET), np.full(n, total), gate, factor)
+    # An ad set holding its own budget cannot go below its platform's minimum; one sharing its campaign's can.
+    lo = np.array(
+        [
+            MIN_BUDGET
+            if m.campaigns[s.campaign_id].daily_budget_minor is not None
+            else _minimum(m, s, Level.AD_SET, float(st["unit"][j]) / float(st["fx"][j]))
+            for j, s in enumerate(st["sets"])
+        ]
+    )
+    alloc, _ = allocate_gated(total, v, k, alpha, lo, np.full(n, total), gate, factor)
     return np.where([s.status == "DELETED" for s in st["sets"]], 0.0, alloc.budgets)
 
 
