@@ -28,11 +28,14 @@ from adpilot.domain.status import Status
 from adpilot.policies.budget import (
     BudgetParams,
     BudgetPolicy,
+    _days_to_leave,
     _fit,
+    _gates,
     _held,
     _moves,
     _reason,
     _target,
+    _Unit,
     _units,
     _within_step,
 )
@@ -458,6 +461,54 @@ def test_a_lift_out_of_learning_is_valued_as_an_investment(commit: float | None,
     assert (share * gated + (1 - share) * free > stay) is lifted_expected
     if lifted_expected:
         assert alloc.budgets[1] == pytest.approx(1500.0)  # while it climbs, the target holds the gate
+
+
+def _limited_unit(spend_by_age: dict[int, float], budget: float) -> _Unit:
+    ages = np.array(sorted(spend_by_age, reverse=True), dtype=np.float64)
+    spend = np.array([spend_by_age[int(x)] for x in ages])
+    zeros = np.zeros(len(ages))
+    return _Unit(
+        EntityRef(Platform.TIKTOK, "7100", Level.AD_SET, "t3"),
+        (),
+        budget,
+        ages,
+        spend,
+        zeros,
+        zeros,
+        zeros,
+        zeros,
+        np.ones(len(ages)),
+        np.ones(len(ages)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("served_days", "start_below", "expected"),
+    [
+        (0, 0, 7.0),  # at its gate from today: a whole window
+        (4, 0, 3.0),  # four days at the gate are bought: three left
+        (7, 0, 1.0),  # a window's worth already (it leaves with today's events)
+        (0, 3, 9.0),  # three steps below: the climb's last day is at the gate and counts, so 2 + 7
+    ],
+)
+def test_the_days_a_lift_still_costs_count_the_events_already_had(
+    served_days: int, start_below: int, expected: float
+) -> None:
+    """A lift's commitment is the days until the last window's events reach the threshold, on the draw's
+    curve: days already served at the gate are sunk, and the climb's own days count."""
+    p = BudgetParams()
+    v, k, a = 20.0, 1000.0, 1.0
+    gate = float(_gates(1.0, False, np.array([v]), np.array([k]), np.array([a]), p)[0])
+    # the gate is where a window at the learning factor makes exactly the events needed
+    assert p.learning_window_days * p.learning_factor * float(curve_value(np.array([gate]), v, k, a)[0]) == (
+        pytest.approx(p.learning_events)
+    )
+    cur = gate / (1 + p.max_step) ** start_below
+    past = dict.fromkeys(range(served_days), gate * 0.9)  # spend at a delivery ratio of 0.9 is the gate
+    past.update(dict.fromkeys(range(served_days, 20), 1.0))  # long before: almost nothing
+    unit = _limited_unit(past, cur)
+    assert _days_to_leave(unit, (v, k, a), gate, cur, 1.0, 0.9, p) == expected
+    assert _days_to_leave(unit, (v, k, a), math.inf, cur, 1.0, 0.9, p) == 0.0  # cannot: no commitment
 
 
 @pytest.mark.parametrize("horizon", [28.0, None])

@@ -446,6 +446,48 @@ def _gates(
     return np.asarray(np.where(learned, 0.0, budget_returning(need, v, k, a)), dtype=np.float64)
 
 
+def _days_to_leave(
+    u: _Unit,
+    curve: tuple[float, float, float],
+    gate: float,
+    cur: float,
+    epo: float,
+    ratio: float,
+    p: BudgetParams,
+) -> float:
+    """The days until a unit climbing to its ``gate`` (at ``max_step`` a day, from ``cur``) ends its learning,
+    on the draw's ``curve``: the first day its last ``learning_window_days`` of events reach
+    ``learning_events``, counting the events it already had on the days before today (its spend ÷ the
+    budget's delivery ``ratio`` on the curve, at the learning factor) and those of the climb's own days.
+
+    What the days already served have bought is sunk: a lift that has nearly had its window costs only the
+    days left. (Before, a commitment was the climb plus a whole window whatever had been served; the two
+    score alike on the benchmarks, docs/benchmarks.md "Session 11", but this one is what the platforms
+    count.) 0 for a unit without a finite gate above 0.
+    """
+    if not 0 < gate < math.inf:
+        return 0.0
+    window = p.learning_window_days
+    v, k, a = (np.full(1, x, dtype=np.float64) for x in curve)
+
+    def events(budget: FloatArray) -> FloatArray:
+        return np.asarray(p.learning_factor * epo * curve_value(budget, v, k, a), dtype=np.float64)
+
+    recent = (u.age >= 0) & (u.age < window) & (u.spend > 0)
+    served = np.zeros(window)  # by age: 0 is the last day delivered
+    served[u.age[recent].astype(int)] = events(u.spend[recent] / ratio)
+    days = list(served[::-1])  # oldest first
+    budget, top = cur, max(cur, gate)
+    climb = math.ceil(math.log(top / cur) / math.log1p(p.max_step)) if cur > 0 else 0
+    need = p.learning_events * (1 - 1e-9)
+    for day in range(1, climb + window + 1):
+        budget = min(budget * (1 + p.max_step), top)
+        days.append(float(events(np.array([budget]))[0]))
+        if math.fsum(days[-window:]) >= need:
+            return float(day)
+    return float(climb + window)
+
+
 def _target(
     room: float,
     ts: tuple[FloatArray, FloatArray, FloatArray],
@@ -517,9 +559,15 @@ class BudgetPolicy:
         epo = np.array([units[i].events_per_outcome() for i in movable])
         gate = _gates(epo, np.array([units[i].learned for i in movable]), v, k, a, p)
         commit, horizon = None, math.inf
-        if p.lift_horizon_days is not None:  # days a lift holds its gate: the climb at max_step a day, a window
-            climb = np.log(np.maximum(gate, cur) / cur) / math.log1p(p.max_step)
-            commit, horizon = climb + p.learning_window_days, p.lift_horizon_days
+        if p.lift_horizon_days is not None:  # days a lift holds its gate: until its events are in (see _days_to_leave)
+            ratio = next(m.delivery_ratio for m in fits)
+            commit = np.array(
+                [
+                    _days_to_leave(units[i], (v[j], k[j], a[j]), gate[j], cur[j], epo[j], ratio, p)
+                    for j, i in enumerate(movable)
+                ]
+            )
+            horizon = p.lift_horizon_days
         target, lam, p_on, lifted = _target(
             room, (v, k, a), post, np.minimum(floor, hi_target), hi_target, gate, p.learning_factor, commit, horizon
         )
