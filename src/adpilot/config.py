@@ -65,6 +65,12 @@ class AgentSettings(BaseModel):
     total_daily_cap: float | None = Field(default=None, gt=0)
     allowed_accounts: list[str] | None = None
     protect_learning: bool = True
+    learning_max_change: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="The largest budget or bid edit an ad set still learning takes (0: none while it learns).",
+    )
     max_launches_per_ad_set_per_week: int = Field(default=2, ge=0)
     kill_switch: bool = False
     checkpoint_url: str | None = Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -74,7 +75,8 @@ def test_kill_switch_allowlist_learning_cooldown_and_count() -> None:
     assert rule_of(guard([budget(A, 11_000)], GuardrailConfig(kill_switch=True), ctx())[0]) == "kill_switch"
     allow = GuardrailConfig(allowed_accounts=frozenset({"7100"}))
     assert rule_of(guard([budget(A, 11_000)], allow, ctx())[0]) == "allowlist"
-    assert rule_of(guard([budget(A, 11_000)], GuardrailConfig(), ctx(learning=frozenset({A})))[0]) == "learning"
+    still = GuardrailConfig(learning_max_change=Decimal(0))
+    assert rule_of(guard([budget(A, 11_000)], still, ctx(learning=frozenset({A})))[0]) == "learning"
     pause = Pause(target=A, reason="waste", idempotency_key="p")
     assert isinstance(guard([pause], GuardrailConfig(), ctx(learning=frozenset({A})))[0], Approved)
     recent = [Change(A, NOW - timedelta(hours=3), "set_budget")]
@@ -85,6 +87,30 @@ def test_kill_switch_allowlist_learning_cooldown_and_count() -> None:
     assert rule_of(guard([budget(A, 11_000)], GuardrailConfig(max_changes_per_day=3), ctx(applied=many))[0]) == (
         "daily_count"
     )
+
+
+def test_learning_protection_refuses_only_edits_that_would_restart_the_phase() -> None:
+    """On an ad set still learning, an edit beyond ``learning_max_change`` (default 20 %, where the platforms
+    count a budget edit as significant) is refused even where the per-change cap would allow it; smaller
+    edits, pauses and other ad sets pass; 0 freezes a learning ad set's budget and bid."""
+    cfg = GuardrailConfig(max_change=Decimal("0.5"))
+    learning = ctx(learning=frozenset({A}), bids={A: Money("USD", 100)})
+    assert rule_of(guard([budget(A, 11_900)], cfg, learning)[0]) == "approved"  # +19 %
+    assert rule_of(guard([budget(A, 8_000)], cfg, learning)[0]) == "approved"  # -20 %: at the limit
+    assert rule_of(guard([budget(A, 12_500)], cfg, learning)[0]) == "learning"  # +25 %
+    assert rule_of(guard([budget(A, 7_900)], cfg, learning)[0]) == "learning"
+    assert rule_of(guard([budget(B, 12_500, "EUR")], cfg, learning)[0]) == "approved"  # not learning
+    bid = SetBid(target=A, new_bid=Money("USD", 130), reason="t", idempotency_key="b")
+    assert rule_of(guard([bid], cfg, learning)[0]) == "learning"
+    small_bid = SetBid(target=A, new_bid=Money("USD", 115), reason="t", idempotency_key="b2")
+    assert rule_of(guard([small_bid], cfg, learning)[0]) == "approved"
+    frozen = GuardrailConfig(max_change=Decimal("0.5"), learning_max_change=Decimal(0))
+    assert rule_of(guard([budget(A, 10_100)], frozen, learning)[0]) == "learning"
+    assert isinstance(guard([Pause(target=A, reason="waste", idempotency_key="p")], frozen, learning)[0], Approved)
+    unprotected = GuardrailConfig(max_change=Decimal("0.5"), protect_learning=False)
+    assert rule_of(guard([budget(A, 14_000)], unprotected, learning)[0]) == "approved"
+    with pytest.raises(ValueError, match="learning_max_change"):
+        GuardrailConfig(learning_max_change=Decimal("1.5"))
 
 
 def test_one_call_counts_its_own_approvals() -> None:

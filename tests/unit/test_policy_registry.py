@@ -38,6 +38,27 @@ def test_the_configured_launch_cap_reaches_the_creative_and_fatigue_policies() -
     assert _caps(config.policies) == {1}
 
 
+def test_a_stricter_learning_guardrail_makes_the_budget_policy_hold_learning_ad_sets() -> None:
+    """The budget policy moves ad sets still learning by its step (19 %) when the guardrails let such an edit
+    through (``learning_max_change``, default 20 %); below that, or with the protection on and the limit at 0,
+    it holds them instead of proposing edits the guardrails would refuse."""
+    from adpilot.policies.budget import BudgetPolicy
+
+    def moves(settings: AgentSettings) -> bool:
+        config = agent_config(settings)
+        return next(p for p in config.policies if isinstance(p, BudgetPolicy)).params.move_learning
+
+    assert moves(AgentSettings())
+    assert config_learning(AgentSettings(learning_max_change=0.1)) == pytest.approx(0.1)
+    assert not moves(AgentSettings(learning_max_change=0.1))
+    assert not moves(AgentSettings(learning_max_change=0))
+    assert moves(AgentSettings(learning_max_change=0, protect_learning=False))
+
+
+def config_learning(settings: AgentSettings) -> float:
+    return float(agent_config(settings).guardrails.learning_max_change)
+
+
 @pytest.mark.parametrize("name", POLICY_SETS)
 def test_every_named_set_builds(name: str) -> None:
     assert policy_set(name)

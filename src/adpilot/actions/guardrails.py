@@ -6,9 +6,13 @@ Rules, in the order they are applied (the first that fails names the rejection):
 2. allowlist: only accounts the agent may touch.
 3. cooldown: one change per entity within ``cooldown_hours``.
 4. daily change count: at most ``max_changes_per_day`` changes (applied today plus approved now).
-5. learning-phase protection: no budget or bid change on an ad set that is still learning
-   (pauses stay allowed: stopping waste never waits). A *limited* ad set (still learning a full window
-   after its reset) is not protected: it has no phase to lose, and more budget is what can end it.
+5. learning-phase protection: on an ad set that is still learning, no budget or bid change larger than
+   ``learning_max_change`` of its current value. The platforms restart the phase on a significant edit,
+   and a budget edit counts as one from about 20 % (market-science §4): a smaller step leaves the phase
+   running, and holding the budget of an ad set whose creatives change every week or two would freeze it
+   for good. 0 refuses every change while learning. Pauses stay allowed: stopping waste never waits. A
+   *limited* ad set (still learning a full window after its reset) is not protected: it has no phase to
+   lose, and more budget is what can end it.
 6. per-change cap: a budget or bid moves by at most ``max_change`` of its current value.
 7. platform minimums: a budget never goes below what the platform accepts (TikTok: 20 per ad group).
    Then floors and ceilings: a daily budget stays within [``budget_floor``, ``budget_ceiling``] (reporting
@@ -41,12 +45,15 @@ class GuardrailConfig:
     total_daily_cap: Decimal | None = None
     allowed_accounts: frozenset[str] | None = None  # None: every connected account
     protect_learning: bool = True
+    learning_max_change: Decimal = Decimal("0.20")  # the largest edit an ad set still learning takes
     max_launches_per_ad_set_per_week: int = 2
     kill_switch: bool = False
 
     def __post_init__(self) -> None:
         if not Decimal(0) < self.max_change <= Decimal(1):
             raise ValueError("max_change: a fraction in (0, 1]")
+        if not Decimal(0) <= self.learning_max_change <= Decimal(1):
+            raise ValueError("learning_max_change: a fraction in [0, 1]")
         if self.max_changes_per_day < 0 or self.cooldown_hours < 0:
             raise ValueError("max_changes_per_day, cooldown_hours: must not be negative")
         if (
@@ -101,6 +108,21 @@ def _ratio_ok(old: Money, new: Money, cap: Decimal) -> bool:
     return abs(Decimal(new.minor - old.minor)) <= cap * Decimal(old.minor)
 
 
+def _learning_safe(
+    action: Action, budgets: Mapping[EntityRef, Money], bids: Mapping[EntityRef, Money], cap: Decimal
+) -> bool:
+    """Whether ``action`` leaves a learning phase running: anything but a budget or bid edit does (pauses and
+    launches have their own rules), and an edit does when it moves the current value by at most ``cap``.
+    An edit from a value not known, or in another currency, is left to the rules that name that problem."""
+    if isinstance(action, SetBudget):
+        old, new = budgets.get(action.target), action.new_budget
+    elif isinstance(action, SetBid):
+        old, new = bids.get(action.target), action.new_bid
+    else:
+        return True
+    return old is None or old.currency != new.currency or _ratio_ok(old, new, cap)
+
+
 def guard(actions: Sequence[Action], cfg: GuardrailConfig, ctx: GuardContext) -> list[Verdict]:
     """Judge proposals in order; each approval counts against the limits the next ones see."""
     verdicts: list[Verdict] = []
@@ -130,8 +152,17 @@ def guard(actions: Sequence[Action], cfg: GuardrailConfig, ctx: GuardContext) ->
             )
         elif sum(1 for c in changes if c.at > day_start) >= cfg.max_changes_per_day:
             verdict = Rejected(action, "daily_count", f"{cfg.max_changes_per_day} changes in 24 h already")
-        elif cfg.protect_learning and isinstance(action, SetBudget | SetBid) and ref in ctx.learning:
-            verdict = Rejected(action, "learning", f"{ref} is in its learning phase; budget and bid edits reset it")
+        elif (
+            cfg.protect_learning
+            and ref in ctx.learning
+            and not _learning_safe(action, budgets, ctx.bids, cfg.learning_max_change)
+        ):
+            verdict = Rejected(
+                action,
+                "learning",
+                f"{ref} is in its learning phase; a budget or bid edit of more than "
+                f"{cfg.learning_max_change:.0%} would restart it",
+            )
         elif isinstance(action, SetBudget):
             old = budgets.get(ref)
             new = action.new_budget

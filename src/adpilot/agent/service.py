@@ -55,12 +55,17 @@ def agent_config(settings: AgentSettings, *, dry_run: bool = False) -> AgentConf
         total_daily_cap=None if settings.total_daily_cap is None else Decimal(repr(settings.total_daily_cap)),
         allowed_accounts=None if settings.allowed_accounts is None else frozenset(settings.allowed_accounts),
         protect_learning=settings.protect_learning,
+        learning_max_change=Decimal(repr(settings.learning_max_change)),
         max_launches_per_ad_set_per_week=settings.max_launches_per_ad_set_per_week,
         kill_switch=settings.kill_switch,
     )
     return AgentConfig(
         policies=policy_set(
-            settings.policies, rules=rules, launch_cap=guardrails.max_launches_per_ad_set_per_week, seed=settings.seed
+            settings.policies,
+            rules=rules,
+            launch_cap=guardrails.max_launches_per_ad_set_per_week,
+            seed=settings.seed,
+            learning_step=float(guardrails.learning_max_change) if guardrails.protect_learning else 1.0,
         ),
         guardrails=guardrails,
         approvals={k: ApprovalMode(v) for k, v in settings.approvals.items()},

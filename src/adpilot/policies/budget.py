@@ -40,9 +40,12 @@ undervalues a unit whose gate lies far above its best budget (``curves.allocate_
 **Moves.** Each unit steps towards its long-run target (the equal-marginal allocation for the draw, within the
 floor and ceiling), by at most ``max_step``; steps under ``dead_band`` are not made. Raises and cuts are
 balanced so the budgets sum to the total: a raise nothing funds is shrunk or dropped, never the reverse, so
-the sum never exceeds the total (cuts may always be proposed). Units in learning, in cooldown or with too
-little history are held. Cuts come first in the returned list, so a guardrail judging in order sees the
-room they free.
+the sum never exceeds the total (cuts may always be proposed). Units in cooldown or with too little history
+are held. A unit in its learning phase is moved like any other (unless ``move_learning`` is off): a step
+under the platforms' ~20 % threshold for a significant edit leaves the phase running (the guardrails refuse
+larger ones there), and holding it instead froze the budget of every ad set whose creatives change every
+week or two, for weeks on end (the full stack, docs/benchmarks.md "Session 11"). Cuts come first in the
+returned list, so a guardrail judging in order sees the room they free.
 """
 
 from __future__ import annotations
@@ -115,6 +118,7 @@ class BudgetParams:
     learning_events: float = LEARNING_EVENTS
     learning_window_days: int = LEARNING_WINDOW_DAYS
     lift_horizon_days: float | None = 28.0  # a lift over the learning gate pays back over this (None: held for good)
+    move_learning: bool = True  # move a unit still learning by steps (False: hold it until its phase ends)
 
     def __post_init__(self) -> None:
         if not 0 < self.max_step < 1:
@@ -217,8 +221,8 @@ def _units(snapshot: Snapshot, p: BudgetParams) -> list[_Unit]:
         share = np.array([snapshot.reported_share(holder.platform, d) for d in days], dtype=np.float64)
         learning = np.array([np.mean([d in v.learning_days for v in views]) for d in days], dtype=np.float64)
         hold = ""
-        if any(v.learning for v in views):
-            hold = "in its learning phase: a budget edit would reset it"
+        if not p.move_learning and any(v.learning for v in views):
+            hold = "in its learning phase (move_learning is off)"
         elif holder in cooling:
             hold = f"changed within the last {p.cooldown_hours:g} h"
         elif int(np.sum((cols[0] > 0) & (cols[1] > 0))) < p.min_days:

@@ -41,9 +41,13 @@ def parse_overrides(items: Iterable[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def adpilot_params(overrides: Overrides | None = None, launch_cap: int | None = None, seed: int = 0) -> dict[str, Any]:
+def adpilot_params(
+    overrides: Overrides | None = None, launch_cap: int | None = None, seed: int = 0, learning_step: float = 1.0
+) -> dict[str, Any]:
     """The ``adpilot`` set's parameters (``budget``, ``creative``, ``fatigue``) with ``overrides`` applied.
-    ``seed`` (the agent's) salts the budget policy's held draws unless an override sets ``draw_seed``."""
+    ``seed`` (the agent's) salts the budget policy's held draws unless an override sets ``draw_seed``.
+    ``learning_step``: the largest budget edit the guardrails let through on an ad set still learning; below
+    the budget policy's step, the policy holds such ad sets (``move_learning``) unless an override says."""
     from adpilot.policies._stats import CandidatePrior
     from adpilot.policies.budget import BudgetParams
     from adpilot.policies.creative import CreativeParams
@@ -53,7 +57,7 @@ def adpilot_params(overrides: Overrides | None = None, launch_cap: int | None = 
     candidates = CandidatePrior() if launch_cap is None else CandidatePrior(launch_cap=launch_cap)
     params: dict[str, Any] = {}
     specs: list[tuple[str, Any, dict[str, Any]]] = [
-        ("budget", BudgetParams, {"draw_seed": seed}),
+        ("budget", BudgetParams, {"draw_seed": seed, "move_learning": learning_step >= BudgetParams().max_step}),
         ("creative", CreativeParams, {"candidates": candidates}),
         ("fatigue", FatigueParams, {"candidates": candidates}),
     ]
@@ -102,13 +106,14 @@ def policy_set(
     launch_cap: int | None = None,
     overrides: Overrides | None = None,
     seed: int = 0,
+    learning_step: float = 1.0,
 ) -> list[Policy]:
     """The policies run together under ``name``; user rules (if any) run first in every set. ``launch_cap``:
     the guardrails' launches per ad set per week, which the ``adpilot`` policies plan within (None: the
     default of ``CandidatePrior``, equal to the guardrails' default). ``overrides``: parameters of the
     ``adpilot`` set's policies (``parse_overrides``); the baselines follow their specifications and take none.
     ``seed``: the agent's, for the draws a policy holds across cycles (its per-cycle numbers come with each
-    call)."""
+    call). ``learning_step``: the guardrails' largest edit on an ad set still learning (``adpilot_params``)."""
     from adpilot.policies import baselines
     from adpilot.policies.rules import RulesPolicy
 
@@ -118,7 +123,7 @@ def policy_set(
         from adpilot.policies.creative import CreativePolicy
         from adpilot.policies.fatigue import FatiguePolicy
 
-        p = adpilot_params(overrides, launch_cap, seed)
+        p = adpilot_params(overrides, launch_cap, seed, learning_step)
         fatigue = p["fatigue"]
         return [*out, FatiguePolicy(fatigue), CreativePolicy(p["creative"], fatigue=fatigue), BudgetPolicy(p["budget"])]
     if overrides:
