@@ -463,13 +463,27 @@ def test_a_lift_out_of_learning_is_valued_as_an_investment(commit: float | None,
         assert alloc.budgets[1] == pytest.approx(1500.0)  # while it climbs, the target holds the gate
 
 
-def _limited_unit(spend_by_age: dict[int, float], budget: float) -> _Unit:
+def _gated_unit(spend_by_age: dict[int, float], budget: float, *, learning: bool = False) -> _Unit:
+    """A unit on its learning gate's way: limited (the default), or still learning after a recent reset."""
     ages = np.array(sorted(spend_by_age, reverse=True), dtype=np.float64)
     spend = np.array([spend_by_age[int(x)] for x in ages])
     zeros = np.zeros(len(ages))
+    ref = EntityRef(Platform.TIKTOK, "7100", Level.AD_SET, "t3")
+    view = AdSetView(
+        ref,
+        EntityRef(Platform.TIKTOK, "7100", Level.CAMPAIGN, "c3"),
+        "t3",
+        Status.ACTIVE,
+        "USD",
+        ref,
+        Money("USD", round(budget * 100)),
+        1.0,
+        learning=learning,
+        learning_limited=not learning,
+    )
     return _Unit(
-        EntityRef(Platform.TIKTOK, "7100", Level.AD_SET, "t3"),
-        (),
+        ref,
+        (view,),
         budget,
         ages,
         spend,
@@ -483,16 +497,16 @@ def _limited_unit(spend_by_age: dict[int, float], budget: float) -> _Unit:
 
 
 @pytest.mark.parametrize(
-    ("served_days", "start_below", "expected"),
+    ("served_days", "start_below", "expected", "expected_learning"),
     [
-        (0, 0, 7.0),  # at its gate from today: a whole window
-        (4, 0, 3.0),  # four days at the gate are bought: three left
-        (7, 0, 1.0),  # a window's worth already (it leaves with today's events)
-        (0, 3, 9.0),  # three steps below: the climb's last day is at the gate and counts, so 2 + 7
+        (0, 0, 7.0, 7.0),  # at its gate from today: a whole window
+        (4, 0, 3.0, 7.0),  # four days at the gate are bought: three left (none if its phase just restarted)
+        (7, 0, 1.0, 7.0),  # a window's worth already (it leaves with today's events)
+        (0, 3, 9.0, 9.0),  # three steps below: the climb's last day is at the gate and counts, so 2 + 7
     ],
 )
 def test_the_days_a_lift_still_costs_count_the_events_already_had(
-    served_days: int, start_below: int, expected: float
+    served_days: int, start_below: int, expected: float, expected_learning: float
 ) -> None:
     """A lift's commitment is the days until the last window's events reach the threshold, on the draw's
     curve: days already served at the gate are sunk, and the climb's own days count."""
@@ -506,9 +520,12 @@ def test_the_days_a_lift_still_costs_count_the_events_already_had(
     cur = gate / (1 + p.max_step) ** start_below
     past = dict.fromkeys(range(served_days), gate * 0.9)  # spend at a delivery ratio of 0.9 is the gate
     past.update(dict.fromkeys(range(served_days, 20), 1.0))  # long before: almost nothing
-    unit = _limited_unit(past, cur)
+    unit = _gated_unit(past, cur)
     assert _days_to_leave(unit, (v, k, a), gate, cur, 1.0, 0.9, p) == expected
     assert _days_to_leave(unit, (v, k, a), math.inf, cur, 1.0, 0.9, p) == 0.0  # cannot: no commitment
+    # Still learning, its phase restarted within the window on a day not known: nothing served counts.
+    fresh = _gated_unit(past, cur, learning=True)
+    assert _days_to_leave(fresh, (v, k, a), gate, cur, 1.0, 0.9, p) == expected_learning
 
 
 @pytest.mark.parametrize("horizon", [28.0, None])

@@ -463,6 +463,8 @@ def _days_to_leave(
     on the draw's ``curve``: the first day its last ``learning_window_days`` of events reach
     ``learning_events``, counting the events it already had on the days before today (its spend ÷ the
     budget's delivery ``ratio`` on the curve, at the learning factor) and those of the climb's own days.
+    Only a *limited* unit's days before today count: one still *learning* restarted its phase within the
+    window, on a day the snapshot does not say, and the days before that restart count for nothing.
 
     What the days already served have bought is sunk: a lift that has nearly had its window costs only the
     days left. (Before, a commitment was the climb plus a whole window whatever had been served; the two
@@ -477,9 +479,10 @@ def _days_to_leave(
     def events(budget: FloatArray) -> FloatArray:
         return np.asarray(p.learning_factor * epo * curve_value(budget, v, k, a), dtype=np.float64)
 
-    recent = (u.age >= 0) & (u.age < window) & (u.spend > 0)
     served = np.zeros(window)  # by age: 0 is the last day delivered
-    served[u.age[recent].astype(int)] = events(u.spend[recent] / ratio)
+    if not any(v.learning for v in u.views):  # limited: its window rolls; learning: its phase began days ago
+        recent = (u.age >= 0) & (u.age < window) & (u.spend > 0)
+        served[u.age[recent].astype(int)] = events(u.spend[recent] / ratio)
     days = list(served[::-1])  # oldest first
     budget, top = cur, max(cur, gate)
     climb = math.ceil(math.log(top / cur) / math.log1p(p.max_step)) if cur > 0 else 0
