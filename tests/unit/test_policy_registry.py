@@ -42,21 +42,27 @@ def test_a_stricter_learning_guardrail_makes_the_budget_policy_hold_learning_ad_
     """The budget policy moves ad sets still learning by its step (19 %) when the guardrails let such an edit
     through (``learning_max_change``, default 20 %); below that, or with the protection on and the limit at 0,
     it holds them instead of proposing edits the guardrails would refuse."""
-    from adpilot.policies.budget import BudgetPolicy
+    from adpilot.policies.budget import BudgetParams, BudgetPolicy
+    from adpilot.policies.registry import parse_overrides
 
     def moves(settings: AgentSettings) -> bool:
         config = agent_config(settings)
         return next(p for p in config.policies if isinstance(p, BudgetPolicy)).params.move_learning
 
     assert moves(AgentSettings())
-    assert config_learning(AgentSettings(learning_max_change=0.1)) == pytest.approx(0.1)
+    assert float(agent_config(AgentSettings(learning_max_change=0.1)).guardrails.learning_max_change) == 0.1
     assert not moves(AgentSettings(learning_max_change=0.1))
     assert not moves(AgentSettings(learning_max_change=0))
     assert moves(AgentSettings(learning_max_change=0, protect_learning=False))
 
+    def budget_params(overrides: list[str], learning_step: float) -> BudgetParams:
+        policies = policy_set("adpilot", overrides=parse_overrides(overrides), learning_step=learning_step)
+        return next(p for p in policies if isinstance(p, BudgetPolicy)).params
 
-def config_learning(settings: AgentSettings) -> float:
-    return float(agent_config(settings).guardrails.learning_max_change)
+    # judged against the step in force: a smaller overridden step passes a 15 % limit, the default does not
+    assert budget_params(["budget.max_step=0.1"], 0.15).move_learning
+    assert not budget_params([], 0.15).move_learning
+    assert not budget_params(["budget.move_learning=false"], 1.0).move_learning
 
 
 @pytest.mark.parametrize("name", POLICY_SETS)

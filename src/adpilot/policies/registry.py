@@ -57,7 +57,7 @@ def adpilot_params(
     candidates = CandidatePrior() if launch_cap is None else CandidatePrior(launch_cap=launch_cap)
     params: dict[str, Any] = {}
     specs: list[tuple[str, Any, dict[str, Any]]] = [
-        ("budget", BudgetParams, {"draw_seed": seed, "move_learning": learning_step >= BudgetParams().max_step}),
+        ("budget", BudgetParams, {"draw_seed": seed}),
         ("creative", CreativeParams, {"candidates": candidates}),
         ("fatigue", FatigueParams, {"candidates": candidates}),
     ]
@@ -77,6 +77,9 @@ def adpilot_params(
             params[policy] = cls(**{**base, **given})
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{policy}: {exc}") from exc
+    budget = params["budget"]
+    if "move_learning" not in over.get("budget", {}):  # judged against the step in force, overridden or not
+        params["budget"] = dataclasses.replace(budget, move_learning=learning_step >= budget.max_step)
     return params
 
 
