@@ -47,9 +47,8 @@ def clairvoyant_morning(m: Any, max_step: float) -> None:
         _run_best_ad(m, st, ctr, s.id)
         campaign = m.campaigns[s.campaign_id]
         entity = campaign if campaign.daily_budget_minor is not None else s
-        minor_per_unit = float(st["unit"][j]) / float(st["fx"][j])
         level = Level.CAMPAIGN if entity is campaign else Level.AD_SET
-        holder = holders.setdefault(entity.id, _Holder(entity, minor_per_unit, _minimum(m, s, level, minor_per_unit)))
+        holder = holders.setdefault(entity.id, _Holder(entity, _minor_per_unit(st, j), _minimum(m, st, j, level)))
         holder.wanted += float(budgets[j])
     if not holders:
         return
@@ -81,11 +80,17 @@ class _Holder:
     wanted: float = 0.0  # reporting currency
 
 
-def _minimum(m: Any, ad_set: Any, level: Level, minor_per_unit: float) -> float:
-    """The least daily budget the platform accepts for a ``level`` holder of ``ad_set``, in reporting currency
-    (at least ``MIN_BUDGET``)."""
+def _minor_per_unit(st: dict[str, Any], j: int) -> float:
+    """Minor units of ad set ``j``'s account currency per unit of reporting currency."""
+    return float(st["unit"][j]) / float(st["fx"][j])
+
+
+def _minimum(m: Any, st: dict[str, Any], j: int, level: Level) -> float:
+    """The least daily budget the platform accepts for a ``level`` holder of ad set ``j``, in reporting
+    currency (at least ``MIN_BUDGET``)."""
+    ad_set = st["sets"][j]
     least = min_daily_budget(Platform(ad_set.platform), level, m.currency_of(ad_set.platform, ad_set.account_id))
-    return max(MIN_BUDGET, 0.0 if least is None else least.minor / minor_per_unit)
+    return max(MIN_BUDGET, 0.0 if least is None else least.minor / _minor_per_unit(st, j))
 
 
 def _allocation(m: Any, st: dict[str, Any], ctr: Any) -> Any:
@@ -108,7 +113,7 @@ def _allocation(m: Any, st: dict[str, Any], ctr: Any) -> Any:
         [
             MIN_BUDGET
             if m.campaigns[s.campaign_id].daily_budget_minor is not None
-            else _minimum(m, s, Level.AD_SET, float(st["unit"][j]) / float(st["fx"][j]))
+            else _minimum(m, st, j, Level.AD_SET)
             for j, s in enumerate(st["sets"])
         ]
     )

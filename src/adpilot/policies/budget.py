@@ -480,7 +480,7 @@ def _days_to_leave(
         return np.asarray(p.learning_factor * epo * curve_value(budget, v, k, a), dtype=np.float64)
 
     served = np.zeros(window)  # by age: 0 is the last day delivered
-    if not any(v.learning for v in u.views):  # limited: its window rolls; learning: its phase began days ago
+    if not any(view.learning for view in u.views):  # limited: its window rolls; learning: its phase began days ago
         recent = (u.age >= 0) & (u.age < window) & (u.spend > 0)
         served[u.age[recent].astype(int)] = events(u.spend[recent] / ratio)
     days = list(served[::-1])  # oldest first
@@ -567,7 +567,7 @@ class BudgetPolicy:
         gate = _gates(epo, np.array([units[i].learned for i in movable]), v, k, a, p)
         commit, horizon = None, math.inf
         if p.lift_horizon_days is not None:  # days a lift holds its gate: until its events are in (see _days_to_leave)
-            ratio = next(m.delivery_ratio for m in fits)
+            ratio = fits[0].delivery_ratio  # one for all units (``_fit``)
             commit = np.array(
                 [
                     _days_to_leave(units[i], (v[j], k[j], a[j]), gate[j], cur[j], epo[j], ratio, p)
