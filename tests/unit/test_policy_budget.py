@@ -44,6 +44,7 @@ from adpilot.policies.curves import (
     RatePosterior,
     allocate,
     allocate_gated,
+    best_response,
     curve_marginal,
     curve_value,
     fit_delivery,
@@ -577,6 +578,34 @@ def test_p_on_judges_a_learning_unit_on_the_curve_it_earns(factor: float) -> Non
     assert p_on[1] == (1.0 if on else 0.0)
     assert not lifted.any()
 
+
+
+@pytest.mark.parametrize("keep_on", [None, 0.5, 0.9])
+def test_an_unlikely_draw_does_not_switch_off_a_unit_the_posterior_puts_on(keep_on: float | None) -> None:
+    """The held draw says the S-curve unit is worth a fifth of what 80 % of its posterior says, which turns
+    it off. With ``keep_on`` at most 0.8 the posterior overrules the draw: the target is the median of the
+    posterior's on-branch budgets, within the bounds. A draw that turns a unit *on* is never overruled."""
+    k, a = np.array([1500.0, 600.0]), np.array([1.0, 1.5])
+    lo, hi, gate = np.full(2, 1.0), np.full(2, 2000.0), np.zeros(2)
+    good, bad = 12.0, 2.4
+    post_v = np.where(np.arange(50) < 40, good, bad)  # P(on) = 0.8 at the λ the first unit sets
+    post = [tuple(np.full(50, x) for x in (40.0, k[0], a[0])), (post_v, np.full(50, k[1]), np.full(50, a[1]))]
+    target, lam, p_on, _ = _target(2000.0, (np.array([40.0, bad]), k, a), post, lo, hi, gate, 1.0, keep_on=keep_on)
+    assert p_on[1] == pytest.approx(0.8)
+    if keep_on is None or keep_on > 0.8:
+        assert target[1] == pytest.approx(lo[1])  # the draw decides: off
+    else:
+        on_budget = float(best_response(lam, np.array([good]), k[1:], a[1:], lo[1:], hi[1:])[0])
+        assert target[1] == pytest.approx(on_budget) and lo[1] < target[1] <= hi[1]
+    # The other way round: a draw that turns the unit on is followed even though most of the posterior says off.
+    post_off = [post[0], (np.where(np.arange(50) < 10, good, bad), np.full(50, k[1]), np.full(50, a[1]))]
+    target, _, p_on, _ = _target(2000.0, (np.array([40.0, good]), k, a), post_off, lo, hi, gate, 1.0, keep_on=keep_on)
+    assert p_on[1] == pytest.approx(0.2) and target[1] > lo[1]
+
+
+def test_keep_on_is_validated() -> None:
+    with pytest.raises(ValueError, match="keep_on"):
+        BudgetParams(keep_on=0.0)
 
 # -- moves ------------------------------------------------------------------------------------------------------
 

@@ -119,6 +119,9 @@ class BudgetParams:
     learning_window_days: int = LEARNING_WINDOW_DAYS
     lift_horizon_days: float | None = 28.0  # a lift over the learning gate pays back over this (None: held for good)
     move_learning: bool = True  # move a unit still learning by steps (False: hold it until its phase ends)
+    # A held draw that switches a unit off is overruled while the posterior puts the unit on its efficient
+    # branch with at least this probability (None: never). See ``_target``.
+    keep_on: float | None = 0.5
 
     def __post_init__(self) -> None:
         if not 0 < self.max_step < 1:
@@ -139,6 +142,8 @@ class BudgetParams:
             raise ValueError("draw_hold_days: at least 1")
         if self.lift_horizon_days is not None and not 0 < self.lift_horizon_days < math.inf:
             raise ValueError("lift_horizon_days: a positive number of days, or None")
+        if self.keep_on is not None and not 0 < self.keep_on <= 1:
+            raise ValueError("keep_on: a probability in (0, 1], or None")
 
 
 @dataclass(frozen=True, eq=False)
@@ -505,15 +510,25 @@ def _target(
     factor: float,
     commit: FloatArray | None = None,
     horizon: float = math.inf,
+    keep_on: float | None = None,
 ) -> tuple[FloatArray, float, FloatArray, NDArray[np.bool_]]:
     """The long-run target for the Thompson draws ``ts``, its λ, each unit's posterior P(on) at that λ, and
     which units the target lifts over their learning gate (``curves.allocate_gated``).
 
     *On* means more than the lower bound: for an S-curve, being on its decreasing-marginal branch. A unit
     still learning that the target does not lift over its gate earns ``factor`` of its curve, and P(on) is
-    judged on that reduced curve. P(on) is evidence only. Forcing the posterior majority's choice instead of
-    the draw's was tried (to stop an S-curve unit's target flipping between days) and lost more than it
-    saved: a majority driven by the prior stops exactly the exploration that would correct it.
+    judged on that reduced curve.
+
+    The draw decides, with one exception. A draw that puts a unit *off* while its P(on) is at least
+    ``keep_on`` is overruled: the unit's target is then the posterior median of its budget on the efficient
+    branch at that λ. Exploring towards *off* teaches little and is costly to undo: an S-curve unit cut to
+    its floor walks down through its trough, where its return per unit is worst and its days say least
+    about the branch that matters, and a draw is held for a week (``draw_hold_days``), so one unlikely draw
+    cut the full stack's retargeting ad set from its best budget to its floor in a week, and its poor days
+    in the trough then kept it there (docs/benchmarks.md "Session 12"). Exploring towards *on* is what
+    identifies that branch, so a draw that switches a unit on is always followed. (Forcing the posterior
+    majority both ways was tried before draws were held, and lost: a majority driven by the prior stops
+    exactly the exploration that would correct it.)
     """
     v, k, a = ts
     alloc, lifted = allocate_gated(room, v, k, a, lo, hi, gate, factor, commit, horizon)
@@ -521,8 +536,16 @@ def _target(
     pv, pk, pa = (np.concatenate([draw[c] for draw in post]) for c in range(3))
     pv = pv * np.repeat(np.where(lifted | (gate <= 0), 1.0, factor), d)
     resp = best_response(alloc.lam, pv, pk, pa, np.repeat(lo, d), np.repeat(hi, d)).reshape(n, d)
-    p_on = (resp > lo[:, None] * (1 + 1e-6) + 1e-9).mean(axis=1)
-    return alloc.budgets, alloc.lam, p_on, lifted
+    on = resp > lo[:, None] * (1 + 1e-6) + 1e-9
+    p_on = on.mean(axis=1)
+    budgets = alloc.budgets
+    if keep_on is not None:
+        off = budgets <= lo * (1 + 1e-6) + 1e-9
+        keep = off & (p_on >= keep_on)
+        if np.any(keep):
+            on_median = np.array([np.median(r[o]) if o.any() else b for r, o, b in zip(resp, on, budgets, strict=True)])
+            budgets = np.where(keep, on_median, budgets)
+    return budgets, alloc.lam, p_on, lifted
 
 
 def _interval(x: FloatArray, width: float) -> dict[str, float]:
@@ -576,8 +599,9 @@ class BudgetPolicy:
             )
             horizon = p.lift_horizon_days
         target, lam, p_on, lifted = _target(
-            room, (v, k, a), post, np.minimum(floor, hi_target), hi_target, gate, p.learning_factor, commit, horizon
-        )
+            room, (v, k, a), post, np.minimum(floor, hi_target), hi_target, gate, p.learning_factor, commit, horizon,
+            p.keep_on,
+        )  # fmt: skip
         new = _moves(cur, target, room, p, floor)
         proposals = []
         for j, i in enumerate(movable):
