@@ -579,7 +579,6 @@ def test_p_on_judges_a_learning_unit_on_the_curve_it_earns(factor: float) -> Non
     assert not lifted.any()
 
 
-
 @pytest.mark.parametrize("keep_on", [None, 0.5, 0.9])
 def test_an_unlikely_draw_does_not_switch_off_a_unit_the_posterior_puts_on(keep_on: float | None) -> None:
     """The held draw says the S-curve unit is worth a fifth of what 80 % of its posterior says, which turns
@@ -606,6 +605,7 @@ def test_an_unlikely_draw_does_not_switch_off_a_unit_the_posterior_puts_on(keep_
 def test_keep_on_is_validated() -> None:
     with pytest.raises(ValueError, match="keep_on"):
         BudgetParams(keep_on=0.0)
+
 
 # -- moves ------------------------------------------------------------------------------------------------------
 
