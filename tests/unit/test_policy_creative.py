@@ -16,8 +16,14 @@ from adpilot.domain.actions import LaunchAd, Pause, Resume
 from adpilot.domain.ids import Level, Platform
 from adpilot.domain.snapshot import AdSetView, PastAction, Proposal, Snapshot
 from adpilot.domain.status import Status
-from adpilot.policies._stats import CandidateChoice, CandidatePrior, launch_worth, launches_left
-from adpilot.policies.creative import CreativeParams, CreativePolicy, creative_posteriors
+from adpilot.policies._stats import (
+    CandidateChoice,
+    CandidatePrior,
+    conversions_per_day,
+    launch_worth,
+    launches_left,
+)
+from adpilot.policies.creative import CreativeParams, CreativePolicy, _learning_cost, creative_posteriors
 from tests.unit.policy_fixtures import (
     AS_OF,
     LAG,
@@ -405,7 +411,8 @@ def test_a_rested_ad_is_tried_again_when_the_running_one_has_worn_down() -> None
     rested = 0  # Rested's index among the posterior's ads
     assert {t for t in tried if t is not None} == {rested}
     assert 0.6 < sum(t is not None for t in tried) / len(tried) < 0.98
-    assert not any(_trials(worn_runner_and_rested(wears_after_pause, learning=False), draws=50))  # out of learning
+    out_of_learning = _trials(worn_runner_and_rested(wears_after_pause, learning=False), draws=50)
+    assert all(t is None for t in out_of_learning)  # (index 0 is Rested: `not any(...)` could not fail)
     steady = _trials(worn_runner_and_rested(lambda t: 1.0, learning=True), draws=50)
     assert all(t is None for t in steady)  # nothing wore: the better ad is the one running
 
@@ -434,3 +441,24 @@ def test_a_trial_is_proposed_as_a_resume_with_its_draw_in_the_evidence() -> None
     assert not any(
         isinstance(p.action, Resume) for seed in range(20) for p in POLICY(snap, np.random.default_rng(seed))
     )
+
+
+@pytest.mark.parametrize("cvr", [0.0036, 0.011])
+def test_a_reset_is_costed_at_the_pace_the_ad_set_will_have_while_learning(cvr: float) -> None:
+    """Out of learning an ad set converts at its full rate; once reset, at ``1 - penalty`` of it, and that
+    pace must reach 50 events in 7 days again. At ~8 a day (56 a week, 45 once penalized) a reset traps it
+    and costs the whole penalty; at ~20 a day it costs the days to 50 at the penalized pace. An ad set
+    already learning is judged at the pace it has."""
+    rng = np.random.default_rng(1)
+    m = Market(n_days=21, impressions_per_day=150_000, ctr_sigma=0.03, cvr_sigma=0.05)
+    learned = simulated_set(rng, m, [AdTruth("A", ctr=0.012, cvr=cvr)])
+    snap = snapshot([learned])
+    p = CreativeParams()
+    per_day = conversions_per_day(snap, learned)
+    paced = per_day * (1 - p.learning_penalty)
+    assert per_day * 7 >= p.learning_events  # enough at the full rate either way
+    expected = p.learning_penalty if paced * 7 < p.learning_events else p.learning_penalty * (50 / paced) / 14
+    assert _learning_cost(snap, learned, p) == pytest.approx(expected)
+    assert (expected == p.learning_penalty) == (cvr < 0.005)
+    learning = replace(learned, learning=True)
+    assert _learning_cost(snapshot([learning]), learning, p) == pytest.approx(p.learning_penalty * (50 / per_day) / 14)

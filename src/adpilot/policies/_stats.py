@@ -388,8 +388,14 @@ def learning_cost(
     so: it may still leave learning in a good week (the platforms count any rolling window) or when the
     budget policy lifts it, and a reset throws that away. Measured on the full-stack scenario (seeds 2-5):
     charging it nothing tripled the resets (to 12-18 a run) and lost 2 points of the oracle.
+
+    An ad set out of learning converts at its full rate now, and at ``1 - penalty`` of it once reset: that
+    is the pace that must reach ``events`` again. One whose volume only just sufficed is trapped by a reset
+    (its penalized pace falls short) and is charged the full penalty, like a limited one.
     """
     per_day = conversions_per_day(snapshot, ad_set)
+    if not (ad_set.learning or ad_set.learning_limited):
+        per_day *= 1.0 - penalty
     if per_day * window_days < events:
         return 0.0 if ad_set.learning else penalty
     return penalty * min(events / per_day, horizon_days) / horizon_days
