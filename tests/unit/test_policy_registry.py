@@ -141,3 +141,25 @@ def test_an_optional_parameter_takes_null_and_the_agent_seed_salts_the_held_draw
     salted = parse_overrides(["budget.draw_seed=3"])
     assert budget(policy_set("adpilot", overrides=salted, seed=7)).params.draw_seed == 3  # an override wins
     assert budget(agent_config(AgentSettings(seed=5)).policies).params.draw_seed == 5
+
+
+def test_the_budget_step_stays_under_the_guardrails_per_change_cap() -> None:
+    """A user who caps changes at 10 % gets 9.5 % steps, not 19 % proposals the guardrails refuse; the
+    default cap (20 %) leaves the default step (19 %); a very strict cap shrinks the dead band with the step;
+    an overridden step is taken as given. The learning hold is judged against the step in force."""
+    from adpilot.policies.budget import BudgetParams, BudgetPolicy
+    from adpilot.policies.registry import parse_overrides
+
+    def budget(settings: AgentSettings) -> BudgetParams:
+        config = agent_config(settings)
+        return next(p for p in config.policies if isinstance(p, BudgetPolicy)).params
+
+    assert budget(AgentSettings()).max_step == BudgetParams().max_step
+    strict = budget(AgentSettings(max_change=0.1))
+    assert strict.max_step == pytest.approx(0.095) and strict.dead_band == BudgetParams().dead_band
+    assert strict.move_learning  # 9.5 % steps pass the 20 % learning limit
+    tiny = budget(AgentSettings(max_change=0.03))
+    assert tiny.max_step == pytest.approx(0.0285) and tiny.dead_band == pytest.approx(0.01425)
+    assert budget(AgentSettings(max_change=0.5)).max_step == BudgetParams().max_step  # never above its own
+    over = policy_set("adpilot", overrides=parse_overrides(["budget.max_step=0.15"]), max_change=0.1)
+    assert next(p for p in over if isinstance(p, BudgetPolicy)).params.max_step == 0.15

@@ -66,6 +66,7 @@ def agent_config(settings: AgentSettings, *, dry_run: bool = False) -> AgentConf
             launch_cap=guardrails.max_launches_per_ad_set_per_week,
             seed=settings.seed,
             learning_step=float(guardrails.learning_max_change) if guardrails.protect_learning else 1.0,
+            max_change=float(guardrails.max_change),
         ),
         guardrails=guardrails,
         approvals={k: ApprovalMode(v) for k, v in settings.approvals.items()},

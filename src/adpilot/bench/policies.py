@@ -229,6 +229,8 @@ def run_one(
                 launch_cap=guardrails.max_launches_per_ad_set_per_week,
                 overrides=overrides if policy == "adpilot" else None,
                 seed=seed,
+                learning_step=float(guardrails.learning_max_change),
+                max_change=float(guardrails.max_change),
             ),
             guardrails=guardrails,
             seed=seed,

@@ -41,13 +41,24 @@ def parse_overrides(items: Iterable[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+STEP_MARGIN = 0.95  # the budget policy's step as a share of the guardrails' cap: room for rounding to minor units
+
+
 def adpilot_params(
-    overrides: Overrides | None = None, launch_cap: int | None = None, seed: int = 0, learning_step: float = 1.0
+    overrides: Overrides | None = None,
+    launch_cap: int | None = None,
+    seed: int = 0,
+    learning_step: float = 1.0,
+    max_change: float = 1.0,
 ) -> dict[str, Any]:
     """The ``adpilot`` set's parameters (``budget``, ``creative``, ``fatigue``) with ``overrides`` applied.
     ``seed`` (the agent's) salts the budget policy's held draws unless an override sets ``draw_seed``.
     ``learning_step``: the largest budget edit the guardrails let through on an ad set still learning; below
-    the budget policy's step, the policy holds such ad sets (``move_learning``) unless an override says."""
+    the budget policy's step, the policy holds such ad sets (``move_learning``) unless an override says.
+    ``max_change``: the guardrails' per-change cap. The budget policy's step stays under it
+    (``STEP_MARGIN`` of it, as its default 19 % stays under the default 20 %), so a user's stricter cap
+    gets smaller proposals rather than refused ones; its dead band shrinks with it when it must. An
+    overridden ``budget.max_step`` is taken as given."""
     from adpilot.policies._stats import CandidatePrior
     from adpilot.policies.budget import BudgetParams
     from adpilot.policies.creative import CreativeParams
@@ -78,6 +89,16 @@ def adpilot_params(
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{policy}: {exc}") from exc
     budget = params["budget"]
+    if "max_step" not in over.get("budget", {}) and max_change * STEP_MARGIN < budget.max_step - 1e-9:
+        step = max_change * STEP_MARGIN
+        band = budget.dead_band if budget.dead_band < step or "dead_band" in over.get("budget", {}) else step / 2
+        try:
+            budget = dataclasses.replace(budget, max_step=step, dead_band=band)
+        except ValueError as exc:
+            raise ValueError(
+                f"budget: {exc} (its step follows the guardrails' max_change of {max_change:.0%})"
+            ) from exc
+        params["budget"] = budget
     if "move_learning" not in over.get("budget", {}):  # judged against the step in force, overridden or not
         params["budget"] = dataclasses.replace(budget, move_learning=learning_step >= budget.max_step)
     return params
@@ -110,13 +131,15 @@ def policy_set(
     overrides: Overrides | None = None,
     seed: int = 0,
     learning_step: float = 1.0,
+    max_change: float = 1.0,
 ) -> list[Policy]:
     """The policies run together under ``name``; user rules (if any) run first in every set. ``launch_cap``:
     the guardrails' launches per ad set per week, which the ``adpilot`` policies plan within (None: the
     default of ``CandidatePrior``, equal to the guardrails' default). ``overrides``: parameters of the
     ``adpilot`` set's policies (``parse_overrides``); the baselines follow their specifications and take none.
     ``seed``: the agent's, for the draws a policy holds across cycles (its per-cycle numbers come with each
-    call). ``learning_step``: the guardrails' largest edit on an ad set still learning (``adpilot_params``)."""
+    call). ``learning_step``, ``max_change``: the guardrails' largest edit on an ad set still learning, and on
+    any (``adpilot_params``)."""
     from adpilot.policies import baselines
     from adpilot.policies.rules import RulesPolicy
 
@@ -126,7 +149,7 @@ def policy_set(
         from adpilot.policies.creative import CreativePolicy
         from adpilot.policies.fatigue import FatiguePolicy
 
-        p = adpilot_params(overrides, launch_cap, seed, learning_step)
+        p = adpilot_params(overrides, launch_cap, seed, learning_step, max_change)
         fatigue = p["fatigue"]
         return [*out, FatiguePolicy(fatigue), CreativePolicy(p["creative"], fatigue=fatigue), BudgetPolicy(p["budget"])]
     if overrides:
