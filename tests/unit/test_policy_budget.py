@@ -589,13 +589,17 @@ def test_an_unlikely_draw_does_not_switch_off_a_unit_the_posterior_puts_on(keep_
     good, bad = 12.0, 2.4
     post_v = np.where(np.arange(50) < 40, good, bad)  # P(on) = 0.8 at the λ the first unit sets
     post = [tuple(np.full(50, x) for x in (40.0, k[0], a[0])), (post_v, np.full(50, k[1]), np.full(50, a[1]))]
-    target, lam, p_on, _ = _target(2000.0, (np.array([40.0, bad]), k, a), post, lo, hi, gate, 1.0, keep_on=keep_on)
+    draw = (np.array([40.0, bad]), k, a)
+    target, _, p_on, _ = _target(2000.0, draw, post, lo, hi, gate, 1.0, keep_on=keep_on)
     assert p_on[1] == pytest.approx(0.8)
     if keep_on is None or keep_on > 0.8:
         assert target[1] == pytest.approx(lo[1])  # the draw decides: off
     else:
+        _, lam, _, _ = _target(2000.0, draw, post, lo, hi, gate, 1.0)  # the λ at which the draw turned it off
         on_budget = float(best_response(lam, np.array([good]), k[1:], a[1:], lo[1:], hi[1:])[0])
         assert target[1] == pytest.approx(on_budget) and lo[1] < target[1] <= hi[1]
+        # the first unit gets the rest of the room, not the money the draw meant to free
+        assert target.sum() == pytest.approx(2000.0, rel=1e-6)
     # The other way round: a draw that turns the unit on is followed even though most of the posterior says off.
     post_off = [post[0], (np.where(np.arange(50) < 10, good, bad), np.full(50, k[1]), np.full(50, a[1]))]
     target, _, p_on, _ = _target(2000.0, (np.array([40.0, good]), k, a), post_off, lo, hi, gate, 1.0, keep_on=keep_on)

@@ -251,12 +251,14 @@ def _units(snapshot: Snapshot, p: BudgetParams) -> list[_Unit]:
     return units
 
 
-def _held(snapshot: Snapshot, holder: EntityRef, p: BudgetParams) -> np.random.Generator:
+def _held(snapshot: Snapshot, holder: EntityRef, p: BudgetParams, stream: int = 0) -> np.random.Generator:
     """The random numbers of a unit's Thompson draw, the same in every cycle of a block of ``draw_hold_days``:
     keyed by the block (days since 0001-01-01 ÷ the hold), the holder and ``draw_seed``. The posterior they
-    map through is updated every cycle; the draw's quantile is what is held."""
+    map through is updated every cycle; the draw's quantile is what is held. ``stream`` 1: the numbers of the
+    posterior sample that judges P(on) and the keep-on rule (and the evidence's intervals), held alike so
+    that a unit's target does not flip between cycles of a block on sampling noise alone."""
     block = snapshot.as_of.toordinal() // p.draw_hold_days
-    return np.random.default_rng([p.draw_seed, block, zlib.crc32(str(holder).encode())])
+    return np.random.default_rng([p.draw_seed, block, zlib.crc32(str(holder).encode()), *([stream] if stream else [])])
 
 
 def _tukey(z: FloatArray, c: float) -> FloatArray:
@@ -521,14 +523,14 @@ def _target(
 
     The draw decides, with one exception. A draw that puts a unit *off* while its P(on) is at least
     ``keep_on`` is overruled: the unit's target is then the posterior median of its budget on the efficient
-    branch at that λ. Exploring towards *off* teaches little and is costly to undo: an S-curve unit cut to
-    its floor walks down through its trough, where its return per unit is worst and its days say least
-    about the branch that matters, and a draw is held for a week (``draw_hold_days``), so one unlikely draw
-    cut the full stack's retargeting ad set from its best budget to its floor in a week, and its poor days
-    in the trough then kept it there (docs/benchmarks.md "Session 12"). Exploring towards *on* is what
-    identifies that branch, so a draw that switches a unit on is always followed. (Forcing the posterior
-    majority both ways was tried before draws were held, and lost: a majority driven by the prior stops
-    exactly the exploration that would correct it.)
+    branch at that λ, and the other units share the rest of the room on their draws. Exploring towards
+    *off* teaches little and is costly to undo: an S-curve unit cut to its floor walks down through its
+    trough, where its return per unit is worst and its days say least about the branch that matters, and a
+    draw is held for a week (``draw_hold_days``), so one unlikely draw cut the full stack's retargeting ad
+    set from its best budget to its floor in a week, and its poor days in the trough then kept it there
+    (docs/benchmarks.md "Session 12"). Exploring towards *on* is what identifies that branch, so a draw that
+    switches a unit on is always followed. (Forcing the posterior majority both ways was tried before draws
+    were held, and lost: a majority driven by the prior stops exactly the exploration that would correct it.)
     """
     v, k, a = ts
     alloc, lifted = allocate_gated(room, v, k, a, lo, hi, gate, factor, commit, horizon)
@@ -538,14 +540,17 @@ def _target(
     resp = best_response(alloc.lam, pv, pk, pa, np.repeat(lo, d), np.repeat(hi, d)).reshape(n, d)
     on = resp > lo[:, None] * (1 + 1e-6) + 1e-9
     p_on = on.mean(axis=1)
-    budgets = alloc.budgets
     if keep_on is not None:
-        off = budgets <= lo * (1 + 1e-6) + 1e-9
-        keep = off & (p_on >= keep_on)
+        keep = (alloc.budgets <= lo * (1 + 1e-6) + 1e-9) & (p_on >= keep_on)
         if np.any(keep):
-            on_median = np.array([np.median(r[o]) if o.any() else b for r, o, b in zip(resp, on, budgets, strict=True)])
-            budgets = np.where(keep, on_median, budgets)
-    return budgets, alloc.lam, p_on, lifted
+            # The kept units are fixed at their budgets on the branch, and the rest of the room is allocated
+            # again on the draws: the money the draw meant to free there is not spent twice.
+            on_median = np.array([np.median(r[o]) if o.any() else b for r, o, b in zip(resp, on, lo, strict=True)])
+            fixed = np.minimum(np.maximum(on_median, lo), hi)
+            alloc, lifted = allocate_gated(
+                room, v, k, a, np.where(keep, fixed, lo), np.where(keep, fixed, hi), gate, factor, commit, horizon
+            )
+    return alloc.budgets, alloc.lam, p_on, lifted
 
 
 def _interval(x: FloatArray, width: float) -> dict[str, float]:
@@ -575,7 +580,10 @@ class BudgetPolicy:
             for m, i in zip(fits, movable, strict=True)
         ]
         v, k, a = (np.array([d[j][0] for d in draws]) for j in range(3))
-        post = [m.draw(rng, p.evidence_draws) for m in fits]
+        post = [
+            m.draw(rng if p.draw_hold_days == 1 else _held(snapshot, units[i].holder, p, 1), p.evidence_draws)
+            for m, i in zip(fits, movable, strict=True)
+        ]
         total = snapshot.total_budget()
         held = math.fsum(u.budget for i, u in enumerate(units) if i not in movable)
         # Budgets round to minor units (here, and again when a guardrail converts them): keep a cent per unit aside.
