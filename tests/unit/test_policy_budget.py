@@ -606,6 +606,20 @@ def test_an_unlikely_draw_does_not_switch_off_a_unit_the_posterior_puts_on(keep_
     assert p_on[1] == pytest.approx(0.2) and target[1] > lo[1]
 
 
+def test_a_kept_unit_that_does_not_fit_the_room_leaves_the_draw_to_decide() -> None:
+    """Keeping the unit on would need more than the room left beside the other unit's lower bound: the
+    draw's allocation stands (off), rather than targets that sum past the total."""
+    k, a = np.array([1500.0, 600.0]), np.array([1.0, 1.5])
+    post = [tuple(np.full(50, x) for x in (40.0, k[0], a[0])), tuple(np.full(50, x) for x in (12.0, k[1], a[1]))]
+    lo, hi, gate = np.array([1.0, 1.0]), np.full(2, 2000.0), np.zeros(2)
+    draw = (np.array([40.0, 2.4]), k, a)
+    kept, _, p_on, _ = _target(2000.0, draw, post, lo, hi, gate, 1.0, keep_on=0.5)
+    assert p_on[1] == 1.0 and kept[1] > lo[1]  # it fits: kept on
+    crowded = np.array([1900.0, 1.0])  # the first unit's floor leaves 100 for the second
+    target, _, _, _ = _target(2000.0, draw, post, crowded, hi, gate, 1.0, keep_on=0.5)
+    assert kept[1] > 100.0 and target[1] == pytest.approx(1.0) and target.sum() <= 2000.0 + 1e-6
+
+
 def test_keep_on_is_validated() -> None:
     with pytest.raises(ValueError, match="keep_on"):
         BudgetParams(keep_on=0.0)

@@ -542,11 +542,12 @@ def _target(
     p_on = on.mean(axis=1)
     if keep_on is not None:
         keep = (alloc.budgets <= lo * (1 + 1e-6) + 1e-9) & (p_on >= keep_on)
-        if np.any(keep):
+        on_median = np.array([np.median(r[o]) if o.any() else b for r, o, b in zip(resp, on, lo, strict=True)])
+        fixed = np.minimum(np.maximum(on_median, lo), hi)
+        # Only while the kept units and everyone else's lower bounds fit the room: the draw decides otherwise.
+        if np.any(keep) and float(np.sum(np.where(keep, fixed, lo))) <= room:
             # The kept units are fixed at their budgets on the branch, and the rest of the room is allocated
             # again on the draws: the money the draw meant to free there is not spent twice.
-            on_median = np.array([np.median(r[o]) if o.any() else b for r, o, b in zip(resp, on, lo, strict=True)])
-            fixed = np.minimum(np.maximum(on_median, lo), hi)
             alloc, lifted = allocate_gated(
                 room, v, k, a, np.where(keep, fixed, lo), np.where(keep, fixed, hi), gate, factor, commit, horizon
             )
