@@ -63,6 +63,12 @@ class GuardrailConfig:
         ):
             raise ValueError("budget_floor: above budget_ceiling")
 
+    @property
+    def learning_edit_limit(self) -> float:
+        """The largest relative budget or bid edit these guardrails let through on an ad set still learning
+        (1: any, when learning is not protected): what the budget policy's learning moves must stay under."""
+        return float(self.learning_max_change) if self.protect_learning else 1.0
+
 
 @dataclass(frozen=True, slots=True)
 class Change:

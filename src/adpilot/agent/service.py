@@ -65,7 +65,7 @@ def agent_config(settings: AgentSettings, *, dry_run: bool = False) -> AgentConf
             rules=rules,
             launch_cap=guardrails.max_launches_per_ad_set_per_week,
             seed=settings.seed,
-            learning_step=float(guardrails.learning_max_change) if guardrails.protect_learning else 1.0,
+            learning_step=guardrails.learning_edit_limit,
             max_change=float(guardrails.max_change),
         ),
         guardrails=guardrails,

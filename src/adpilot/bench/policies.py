@@ -229,7 +229,7 @@ def run_one(
                 launch_cap=guardrails.max_launches_per_ad_set_per_week,
                 overrides=overrides if policy == "adpilot" else None,
                 seed=seed,
-                learning_step=float(guardrails.learning_max_change),
+                learning_step=guardrails.learning_edit_limit,
                 max_change=float(guardrails.max_change),
             ),
             guardrails=guardrails,

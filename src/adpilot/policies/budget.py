@@ -514,8 +514,8 @@ def _target(
     horizon: float = math.inf,
     keep_on: float | None = None,
 ) -> tuple[FloatArray, float, FloatArray, NDArray[np.bool_]]:
-    """The long-run target for the Thompson draws ``ts``, its λ, each unit's posterior P(on) at that λ, and
-    which units the target lifts over their learning gate (``curves.allocate_gated``).
+    """The long-run target for the Thompson draws ``ts``, its λ, each unit's posterior P(on) at the draws' λ,
+    and which units the target lifts over their learning gate (``curves.allocate_gated``).
 
     *On* means more than the lower bound: for an S-curve, being on its decreasing-marginal branch. A unit
     still learning that the target does not lift over its gate earns ``factor`` of its curve, and P(on) is
@@ -538,18 +538,20 @@ def _target(
     pv, pk, pa = (np.concatenate([draw[c] for draw in post]) for c in range(3))
     pv = pv * np.repeat(np.where(lifted | (gate <= 0), 1.0, factor), d)
     resp = best_response(alloc.lam, pv, pk, pa, np.repeat(lo, d), np.repeat(hi, d)).reshape(n, d)
-    on = resp > lo[:, None] * (1 + 1e-6) + 1e-9
+    off = lo * (1 + 1e-6) + 1e-9  # at or under this, a budget is the lower bound: the unit is off
+    on = resp > off[:, None]
     p_on = on.mean(axis=1)
-    if keep_on is not None:
-        keep = (alloc.budgets <= lo * (1 + 1e-6) + 1e-9) & (p_on >= keep_on)
-        on_median = np.array([np.median(r[o]) if o.any() else b for r, o, b in zip(resp, on, lo, strict=True)])
-        fixed = np.minimum(np.maximum(on_median, lo), hi)
+    keep = (alloc.budgets <= off) & (p_on >= keep_on) if keep_on is not None else np.zeros(n, dtype=bool)
+    if np.any(keep):
+        # A kept unit has P(on) > 0, so some of its draws are on; the others keep their lower bound.
+        on_median = np.array([np.median(r[o]) if k_ else b for r, o, b, k_ in zip(resp, on, lo, keep, strict=True)])
+        fixed = np.where(keep, np.minimum(np.maximum(on_median, lo), hi), lo)
         # Only while the kept units and everyone else's lower bounds fit the room: the draw decides otherwise.
-        if np.any(keep) and float(np.sum(np.where(keep, fixed, lo))) <= room:
+        if float(fixed.sum()) <= room:
             # The kept units are fixed at their budgets on the branch, and the rest of the room is allocated
             # again on the draws: the money the draw meant to free there is not spent twice.
             alloc, lifted = allocate_gated(
-                room, v, k, a, np.where(keep, fixed, lo), np.where(keep, fixed, hi), gate, factor, commit, horizon
+                room, v, k, a, fixed, np.where(keep, fixed, hi), gate, factor, commit, horizon
             )
     return alloc.budgets, alloc.lam, p_on, lifted
 

@@ -88,10 +88,10 @@ def adpilot_params(
             params[policy] = cls(**{**base, **given})
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{policy}: {exc}") from exc
-    budget = params["budget"]
-    if "max_step" not in over.get("budget", {}) and max_change * STEP_MARGIN < budget.max_step - 1e-9:
+    budget, budget_given = params["budget"], over.get("budget", {})
+    if "max_step" not in budget_given and max_change * STEP_MARGIN < budget.max_step - 1e-9:
         step = max_change * STEP_MARGIN
-        band = budget.dead_band if budget.dead_band < step or "dead_band" in over.get("budget", {}) else step / 2
+        band = budget.dead_band if budget.dead_band < step or "dead_band" in budget_given else step / 2
         try:
             budget = dataclasses.replace(budget, max_step=step, dead_band=band)
         except ValueError as exc:
@@ -99,7 +99,7 @@ def adpilot_params(
                 f"budget: {exc} (its step follows the guardrails' max_change of {max_change:.0%})"
             ) from exc
         params["budget"] = budget
-    if "move_learning" not in over.get("budget", {}):  # judged against the step in force, overridden or not
+    if "move_learning" not in budget_given:  # judged against the step in force, overridden or not
         params["budget"] = dataclasses.replace(budget, move_learning=learning_step >= budget.max_step)
     return params
 
