@@ -388,8 +388,10 @@ def learning_cost(
     so: it may still leave learning in a good week (the platforms count any rolling window) or when the
     budget policy lifts it, and a reset throws that away. Measured on the full-stack scenario (seeds 2-5):
     charging it nothing tripled the resets (to 12-18 a run) and lost 2 points of the oracle. Charging it its
-    chance to leave learning at its own pace (session 13, 20 seeds): -0.13 ± 0.90, resets 18.6 -> 31.4 a run,
-    because the creative policy then reset ad sets the budget policy was lifting (docs/benchmarks.md).
+    chance to leave learning at its own pace (session 13, 20 seeds): -0.13 ± 0.90, resets 18.6 -> 31.4 a run
+    (the creative policy reset ad sets the budget policy was lifting); the same with the full penalty while
+    the spend climbs: +0.06 ± 0.79. At a few conversions a day per ad, the changes a cheaper reset lets
+    through are as often wrong as right (docs/benchmarks.md, session 13).
 
     An ad set out of learning converts at its full rate now, and at ``1 - penalty`` of it once reset: that
     is the pace that must reach ``events`` again. One whose volume only just sufficed is trapped by a reset
