@@ -417,6 +417,35 @@ def test_a_rested_ad_is_tried_again_when_the_running_one_has_worn_down() -> None
     assert all(t is None for t in steady)  # nothing wore: the better ad is the one running
 
 
+class _AllOwnWear:
+    """An rng whose one draw says the whole CTR fall was the running ads' own wear."""
+
+    def uniform(self) -> float:
+        return 1.0 - 1e-12
+
+
+def test_a_trial_is_not_held_back_by_the_luckiest_running_ad() -> None:
+    """Five running ads with the same truth wear down after Rested's pause; at a few conversions each, the
+    raw best of them is luck. The trial compares clicks per impression times each ad's posterior CVR, so
+    over 40 markets its estimate of Rested against the best running ad (the draw set to all-own-wear, where
+    the truth is known) is within 20 % of the truth on average; on raw conversions per click it was 26 % low."""
+
+    estimates = []
+    for seed in range(40):
+        m = Market(n_days=42, impressions_per_day=10_000, ctr_sigma=0.05, cvr_sigma=0.1)
+        ads = [AdTruth("Rested", last=13, status=Status.PAUSED)]
+        ads += [AdTruth(f"Runner {i}", ctr_path=wears_after_pause) for i in range(5)]
+        s = replace(simulated_set(np.random.default_rng(seed), m, ads), learning=True)
+        snap = snapshot([s])
+        policy = CreativePolicy()
+        post = creative_posteriors(snap, np.random.default_rng(0), policy.params)[s.ref]
+        trial = policy._rested_trial(snap, s, post, _AllOwnWear())  # type: ignore[arg-type]
+        assert trial is not None and trial[0] == 0
+        estimates.append(trial[1]["relative_rate"])
+    truth = 1.0 / float(np.mean([wears_after_pause(t) for t in range(35, 42)]))  # Rested did not wear
+    assert 0.8 < float(np.mean(estimates)) / truth < 1.1
+
+
 def test_a_trial_is_proposed_as_a_resume_with_its_draw_in_the_evidence() -> None:
     """Here the test's own posterior would not bring Rested back (its discount for the fall is too steep):
     every resume is a trial, and none happens with trials switched off."""

@@ -292,15 +292,6 @@ def _raw_ctr(ads: Sequence[AdView], first: date, last: date) -> float:
     return clicks / impressions if impressions > 0 else 0.0
 
 
-def _raw_rate(ad: AdView, first: date, last: date, cvr_prior: float = 0.02) -> float:
-    """Conversions per impression of ``ad``: its clicks per impression on the days ``first`` to ``last`` times
-    its conversions per click over all its history (CTR is what wears; CVR moves little), with one
-    pseudo-conversion at ``cvr_prior`` so an ad without conversions is not worth zero."""
-    h = ad.history
-    cvr = (sum(h.conversions) + 1.0) / (sum(h.clicks) + 1.0 / cvr_prior)
-    return _raw_ctr([ad], first, last) * cvr
-
-
 def _agent_touched(snapshot: Snapshot, ref: EntityRef, kinds: frozenset[str], days: float) -> bool:
     since = snapshot.now - timedelta(days=days)
     return any(a.target == ref and a.kind in kinds and a.at > since for a in snapshot.applied)
@@ -801,7 +792,10 @@ class CreativePolicy:
         fell to ``rho`` of its level then. An unknown share ``u`` of that fall (in log terms, uniform on 0-1)
         was the running ads' own wear; the rested ad took the rest. Its conversions per impression today,
         relative to the best running ad's over the last week, are then ``q_then x rho^(1 - u) / best_now``,
-        ``q_then`` its rate in its last week. Thompson: one draw of ``u`` per decision, and the best rested ad
+        ``q_then`` its rate in its last week. Each rate is an ad's clicks per impression in the week named times
+        its posterior mean CVR, not its raw conversions per click: at a few conversions per ad the raw best of
+        several running ads is mostly luck (the winner's curse), and it set the bar too high for any trial.
+        Thompson: one draw of ``u`` per decision, and the best rested ad
         at that draw is resumed when it beats the best running ad by more than ``min_gain`` and the learning
         cost. The platform then splits traffic between them and the test judges both on the same days.
 
@@ -815,7 +809,11 @@ class CreativePolicy:
         if not (s.learning or s.learning_limited) or not running:
             return None
         week = snapshot.as_of - timedelta(days=6)
-        best_now = max(_raw_rate(a, week, snapshot.as_of) for a in running)
+        cvr = {a.ad: a.cvr for a in post.ads}
+        tested = [a for a in running if a.ref in cvr]
+        if not tested:
+            return None
+        best_now = max(_raw_ctr([a], week, snapshot.as_of) * cvr[a.ref] for a in tested)
         level_now = _raw_ctr(running, week, snapshot.as_of)
         if best_now <= 0 or level_now <= 0:
             return None
@@ -830,7 +828,7 @@ class CreativePolicy:
             if _agent_touched(snapshot, ad.ref, _STATUS_CHANGES, p.resume_after_days):
                 continue
             first = last - timedelta(days=6)
-            then, level_then = _raw_rate(ad, first, last), _raw_ctr(s.ads, first, last)
+            then, level_then = _raw_ctr([ad], first, last) * ap.cvr, _raw_ctr(s.ads, first, last)
             if then > 0 and level_then > 0:
                 options.append((k, then, min(level_now / level_then, 1.0)))
         if not options:
