@@ -795,9 +795,9 @@ class CreativePolicy:
         ``q_then`` its rate in its last week. Each rate is an ad's clicks per impression in the week named times
         its posterior mean CVR, not its raw conversions per click: at a few conversions per ad the raw best of
         several running ads is mostly luck (the winner's curse), and it set the bar too high for any trial.
-        Thompson: one draw of ``u`` per decision, and the best rested ad
-        at that draw is resumed when it beats the best running ad by more than ``min_gain`` and the learning
-        cost. The platform then splits traffic between them and the test judges both on the same days.
+        Thompson: one draw of ``u`` per decision, and the best rested ad at that draw is resumed when it beats
+        the best running ad by more than ``min_gain`` and the learning cost. The platform then splits traffic
+        between them and the test judges both on the same days.
 
         Only in ad sets still learning or learning-limited: one out of learning would give that up for a
         trial (everywhere, the full stack lost 2 points of the oracle). The idle limit on resuming does not
