@@ -578,15 +578,13 @@ class BudgetPolicy:
         if not movable:
             return []
         fits = [m for m in (models[i] for i in movable) if m is not None]
-        draws = [
-            m.draw(rng if p.draw_hold_days == 1 else _held(snapshot, units[i].holder, p), 1, p.posterior_scale)
-            for m, i in zip(fits, movable, strict=True)
-        ]
+
+        def numbers(i: int, stream: int = 0) -> np.random.Generator:
+            return rng if p.draw_hold_days == 1 else _held(snapshot, units[i].holder, p, stream)
+
+        draws = [m.draw(numbers(i), 1, p.posterior_scale) for m, i in zip(fits, movable, strict=True)]
         v, k, a = (np.array([d[j][0] for d in draws]) for j in range(3))
-        post = [
-            m.draw(rng if p.draw_hold_days == 1 else _held(snapshot, units[i].holder, p, 1), p.evidence_draws)
-            for m, i in zip(fits, movable, strict=True)
-        ]
+        post = [m.draw(numbers(i, 1), p.evidence_draws) for m, i in zip(fits, movable, strict=True)]
         total = snapshot.total_budget()
         held = math.fsum(u.budget for i, u in enumerate(units) if i not in movable)
         # Budgets round to minor units (here, and again when a guardrail converts them): keep a cent per unit aside.
